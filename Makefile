@@ -23,13 +23,16 @@ NODE := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
+# Extra CLI arguments, e.g. make synth CDK_ARGS="-c natGateways=1".
+CDK_ARGS ?=
+
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
 .PHONY: synth test deploy diff destroy smoke bench
 
 ## synth: write the four CloudFormation templates to cdk.out/
 synth: $(CDK) $(NODE)
-	$(CDK) synth
+	$(CDK) synth $(CDK_ARGS)
 
 ## test: gofmt check, go vet and every test (stacks and service)
 test: $(NODE)
@@ -40,15 +43,15 @@ test: $(NODE)
 
 ## deploy: build and push the image, deploy all stacks in order (needs AWS credentials and Docker)
 deploy: $(CDK) $(NODE)
-	$(CDK) deploy --all --outputs-file cdk-outputs.json
+	$(CDK) deploy --all --outputs-file cdk-outputs.json $(CDK_ARGS)
 
 ## diff: compare the templates with what is deployed (needs AWS credentials)
 diff: $(CDK) $(NODE)
-	$(CDK) diff --all
+	$(CDK) diff --all $(CDK_ARGS)
 
 ## destroy: delete all stacks, service first (needs AWS credentials)
 destroy: $(CDK) $(NODE)
-	$(CDK) destroy --all
+	$(CDK) destroy --all $(CDK_ARGS)
 
 ## smoke: check /healthcheck and / at the URL that `make deploy` wrote to cdk-outputs.json
 smoke: $(NODE)

@@ -5,7 +5,9 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // Stacks are the four stacks of one deployment, in deploy order.
@@ -16,7 +18,8 @@ type Stacks struct {
 	Service      *ServiceStack
 }
 
-// New adds the four stacks to app. Each consumes the others through typed
+// New adds the four stacks to app, tags them and applies cdk-nag's AWS
+// Solutions checks. Each consumes the others through typed
 // fields; CDK turns those into cross-stack references and deploy order.
 func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 	stackProps := func(name, description string) awscdk.StackProps {
@@ -50,6 +53,13 @@ func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 	})
 	// For cost allocation: every resource carries the app's name.
 	awscdk.Tags_Of(app).Add(jsii.String("app"), jsii.String(cfg.AppName), nil)
+	// Every synth, not only the tests, checks the AWS Solutions rules: a
+	// finding is an error annotation and stops `cdk synth`. Accepted
+	// findings are suppressed beside their resource, with the reason.
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{
+		Verbose: jsii.Bool(true),
+		Reports: jsii.Bool(false),
+	}), nil)
 	return &Stacks{Network: network, LoadBalancer: lb, Cluster: cluster, Service: service}
 }
 
@@ -61,4 +71,19 @@ func (c Config) env() *awscdk.Environment {
 		return nil
 	}
 	return &awscdk.Environment{Account: jsii.String(c.Account), Region: jsii.String(c.Region)}
+}
+
+// suppress accepts a cdk-nag finding on c and its children, with the reason
+// (cdk-nag wants at least ten characters of it); appliesTo narrows it to
+// some of a granular rule's findings, such as "Resource::*".
+func suppress(c constructs.IConstruct, rule, reason string, appliesTo ...string) {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		a := make([]any, len(appliesTo))
+		for i, v := range appliesTo {
+			a[i] = v
+		}
+		s.AppliesTo = &a
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
 }

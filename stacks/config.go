@@ -93,15 +93,6 @@ func (c Config) HasDomain() bool { return c.DomainName != "" }
 // traffic only from the load balancer's security group.
 func (c Config) TasksInPublicSubnets() bool { return c.NatGateways == 0 }
 
-// ContextKeys lists every context key Config reads, in cdk.json order.
-var ContextKeys = []string{
-	"appName", "account", "region", "maxAzs", "natGateways", "cpu", "memoryMiB",
-	"minTasks", "maxTasks", "cpuTargetPercent", "scaleInCooldownSeconds",
-	"scaleOutCooldownSeconds", "requestsPerTarget", "onDemandBaseTasks",
-	"logRetentionDays", "corsAllowedOrigins", "domainName", "hostedZoneId",
-	"hostedZoneName",
-}
-
 // fargateMemory lists, for each Fargate CPU value, the memory sizes (MiB) it
 // accepts.
 var fargateMemory = map[int][]int{
@@ -162,7 +153,11 @@ func (e *ConfigError) Error() string {
 // the account and region from CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION (passed
 // in by the caller) when the context does not set them.
 func LoadConfig(app awscdk.App, getenv func(string) string) (Config, error) {
-	r := contextReader{get: func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }}
+	return loadConfig(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }, getenv)
+}
+
+func loadConfig(get func(key string) any, getenv func(string) string) (Config, error) {
+	r := contextReader{get: get}
 	c := Config{
 		AppName:            r.str("appName"),
 		Account:            r.str("account"),

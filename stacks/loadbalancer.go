@@ -56,6 +56,7 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	sg.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(80)), jsii.String("HTTP from the internet"), nil)
+	suppress(sg, "AwsSolutions-EC23", "The internet-facing load balancer of a public web service: its listener ports are open to the world by design, and the tasks accept traffic only from this security group.")
 
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
 		Vpc:                     props.Vpc,
@@ -106,6 +107,7 @@ func enableAccessLogs(stack awscdk.Stack, alb awselasticloadbalancingv2.Applicat
 		}},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
+	suppress(bucket, "AwsSolutions-S1", "This bucket holds the load balancer's access logs; logging access to the log bucket itself would need yet another bucket.")
 	logObjects := bucket.ArnForObjects(jsii.String(accessLogPrefix + "/AWSLogs/" + *awscdk.Aws_ACCOUNT_ID() + "/*"))
 
 	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -90,6 +90,9 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		}),
 	})
 
+	suppress(taskDef, "AwsSolutions-ECS2", "The environment holds only non-secret settings (port, CORS origins, drain timings); secrets belong in the container's Secrets.")
+	suppress(taskDef.ObtainExecutionRole(), "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the image needs, cannot be scoped to a resource.", "Resource::*")
+
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:         props.Vpc,
 		Description: jsii.String("Service tasks: traffic from the load balancer only"),

@@ -1,0 +1,217 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// repoRoot is where cdk.json and the Dockerfile live.
+const repoRoot = ".."
+
+// stackNames are the construct ids of the four stacks, in deploy order.
+var stackNames = []string{"Network", "LoadBalancer", "Cluster", "Service"}
+
+// The app as `make synth` builds it, synthesized once and shared by the
+// tests that only read it (jsii is not thread-safe: no t.Parallel here).
+var defaultApp *synthesized
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	if defaultApp != nil {
+		os.RemoveAll(defaultApp.outdir)
+	}
+	os.Exit(code)
+}
+
+// synthesized is one app, built and synthesized like `cdk synth` does.
+type synthesized struct {
+	app    awscdk.App
+	stacks *Stacks
+	outdir string
+	// templates are the stacks' templates by construct id.
+	templates map[string]assertions.Template
+}
+
+// cdkContext returns the context section of cdk.json: a bare awscdk.NewApp
+// does not read cdk.json, and without its feature flags the templates would
+// differ from what `cdk synth` writes.
+func cdkContext(t testing.TB) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cdkJSON struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &cdkJSON); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	return cdkJSON.Context
+}
+
+// newApp returns an app with cdk.json's context plus overrides, the way
+// `cdk synth -c key=value` would see it, writing to a directory that lives
+// as long as the test.
+func newApp(t testing.TB, overrides map[string]any) awscdk.App {
+	t.Helper()
+	return newAppIn(t, t.TempDir(), overrides)
+}
+
+func newAppIn(t testing.TB, outdir string, overrides map[string]any) awscdk.App {
+	t.Helper()
+	ctx := cdkContext(t)
+	for k, v := range overrides {
+		ctx[k] = v
+	}
+	// Tests check the image's build context, not a copy of it.
+	ctx["aws:cdk:disable-asset-staging"] = true
+	var app awscdk.App
+	mustNotPanic(t, func() {
+		app = awscdk.NewApp(&awscdk.AppProps{
+			Context: &ctx,
+			Outdir:  jsii.String(outdir),
+		})
+	})
+	return app
+}
+
+// synth builds and synthesizes the whole app for the given context
+// overrides and environment variables (instead of the process's own, so
+// that a developer's CDK_DEFAULT_ACCOUNT cannot change the result).
+func synth(t testing.TB, overrides map[string]any, env map[string]string) *synthesized {
+	t.Helper()
+	return synthIn(t, t.TempDir(), overrides, env)
+}
+
+func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[string]string) *synthesized {
+	t.Helper()
+	app := newAppIn(t, outdir, overrides)
+	cfg, err := LoadConfig(app, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	s := &synthesized{app: app, outdir: *app.Outdir(), templates: map[string]assertions.Template{}}
+	mustNotPanic(t, func() {
+		s.stacks = New(app, cfg, ServiceImage(repoRoot))
+		for _, st := range s.all() {
+			s.templates[*st.Node().Id()] = assertions.Template_FromStack(st, nil)
+		}
+	})
+	return s
+}
+
+// all returns the four stacks in deploy order.
+func (s *synthesized) all() []awscdk.Stack {
+	return []awscdk.Stack{s.stacks.Network.Stack, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack}
+}
+
+// defaults returns the shared app built from cdk.json alone.
+func defaults(t *testing.T) *synthesized {
+	t.Helper()
+	if defaultApp == nil {
+		dir, err := os.MkdirTemp("", "cdk.out-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defaultApp = synthIn(t, dir, nil, nil)
+	}
+	return defaultApp
+}
+
+// mustNotPanic turns a jsii panic (how CDK reports a failed assertion or a
+// synth error) into a test failure, so that one failure does not abort the
+// whole test binary.
+func mustNotPanic(t testing.TB, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v", r)
+		}
+	}()
+	f()
+}
+
+// has asserts that tpl has a resource of type typ whose properties match
+// props (assertions.Match_ObjectLike semantics).
+func has(t *testing.T, tpl assertions.Template, typ string, props map[string]any) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", typ, r)
+		}
+	}()
+	tpl.HasResourceProperties(jsii.String(typ), props)
+}
+
+// count asserts how many resources of type typ tpl has.
+func count(t *testing.T, tpl assertions.Template, typ string, n int) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", typ, r)
+		}
+	}()
+	tpl.ResourceCountIs(jsii.String(typ), jsii.Number(n))
+}
+
+// resources returns the resources of type typ in tpl, by logical id.
+func resources(t *testing.T, tpl assertions.Template, typ string) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	mustNotPanic(t, func() {
+		for id, r := range *tpl.FindResources(jsii.String(typ), nil) {
+			out[id] = *r
+		}
+	})
+	return out
+}
+
+// only returns the single resource of type typ in tpl.
+func only(t *testing.T, tpl assertions.Template, typ string) map[string]any {
+	t.Helper()
+	rs := resources(t, tpl, typ)
+	if len(rs) != 1 {
+		t.Fatalf("want exactly one %s, found %d", typ, len(rs))
+	}
+	for _, r := range rs {
+		return r
+	}
+	return nil
+}
+
+// toJSON returns the template as plain Go values.
+func toJSON(t testing.TB, tpl assertions.Template) map[string]any {
+	t.Helper()
+	var out map[string]any
+	mustNotPanic(t, func() { out = *tpl.ToJSON() })
+	return out
+}
+
+// path walks a decoded JSON value along keys and indexes.
+func path(v any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		default:
+			panic(fmt.Sprintf("path key %v", k))
+		}
+	}
+	return v
+}

@@ -1,0 +1,41 @@
+package stacks
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"testing"
+
+	"github.com/sebdah/goldie/v2"
+)
+
+// assetHash matches the content hashes of assets (the service image, CDK's
+// own Lambda code): they change with every edit of service/ or every CDK
+// upgrade, which is not what a stack snapshot is for. TestImageAssetHash
+// pins what the image hash depends on instead.
+var assetHash = regexp.MustCompile(`[a-f0-9]{64}`)
+
+// assertSnapshots compares each stack's template with
+// testdata/<variant><Stack>.template.json.
+func assertSnapshots(t *testing.T, s *synthesized, variant string) {
+	g := goldie.New(t, goldie.WithFixtureDir("testdata"), goldie.WithNameSuffix(".template.json"))
+	for _, name := range stackNames {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(toJSON(t, s.templates[name])); err != nil {
+				t.Fatal(err)
+			}
+			g.Assert(t, variant+name, assetHash.ReplaceAll(buf.Bytes(), []byte("<asset-hash>")))
+			if t.Failed() {
+				t.Log("If the change is intended, read the diff above, then run: go test ./stacks -update")
+			}
+		})
+	}
+}
+
+func TestSnapshots(t *testing.T) {
+	assertSnapshots(t, defaults(t), "")
+}
