@@ -61,14 +61,44 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(fmt.Sprintf("%s=%v", tt.key, tt.value), func(t *testing.T) {
 			ctx := cdkContext(t)
 			ctx[tt.key] = tt.value
-			_, err := loadConfig(func(k string) any { return ctx[k] }, func(string) string { return "" })
-			if err == nil || err.Error() != tt.want {
-				t.Errorf("got  %v\nwant %s", err, tt.want)
-			}
-			if err != nil && strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
+			checkConfigError(t, ctx, tt.want)
 		})
+	}
+}
+
+func TestDomainConfigErrors(t *testing.T) {
+	const together = "; set domainName, hostedZoneId and hostedZoneName together, or none of them"
+	tests := []struct {
+		name                     string
+		domain, zoneID, zoneName string
+		want                     string
+	}{
+		{"domain only", "app.example.com", "", "", `invalid context value hostedZoneName="": want the hosted zone's DNS name such as example.com` + together},
+		{"zone only", "", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="": want a lower-case DNS name such as app.example.com` + together},
+		{"bad zone id", "app.example.com", "0123", "example.com", `invalid context value hostedZoneId="0123": want a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ` + together},
+		{"outside zone", "app.example.org", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="app.example.org": want a name inside hostedZoneName "example.com"`},
+		{"suffix is not a zone", "app.notexample.com", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="app.notexample.com": want a name inside hostedZoneName "example.com"`},
+		{"not a name", "https://app.example.com", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="https://app.example.com": want a lower-case DNS name such as app.example.com` + together},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := cdkContext(t)
+			ctx["domainName"], ctx["hostedZoneId"], ctx["hostedZoneName"] = tt.domain, tt.zoneID, tt.zoneName
+			checkConfigError(t, ctx, tt.want)
+		})
+	}
+}
+
+// checkConfigError asserts that loading ctx fails with exactly want, on
+// one line.
+func checkConfigError(t *testing.T, ctx map[string]any, want string) {
+	t.Helper()
+	_, err := loadConfig(func(k string) any { return ctx[k] }, func(string) string { return "" })
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans lines: %q", err)
 	}
 }
 

@@ -5,9 +5,12 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -29,9 +32,10 @@ type LoadBalancerStackProps struct {
 }
 
 // LoadBalancerStack owns the internet-facing Application Load Balancer, its
-// security group, its access-log bucket and its listener. The listener's
-// default action is a fixed 503; the service stack adds the rule that
-// forwards to its tasks.
+// security group, its access-log bucket and its listener, and, with a
+// custom domain, the certificate and the DNS record. The listener's default
+// action is a fixed 503; the service stack adds the rule that forwards to
+// its tasks.
 type LoadBalancerStack struct {
 	awscdk.Stack
 	// LoadBalancer is the ALB itself.
@@ -39,7 +43,8 @@ type LoadBalancerStack struct {
 	// SecurityGroup is the ALB's security group: tasks accept traffic only
 	// from it.
 	SecurityGroup awsec2.ISecurityGroup
-	// Listener takes the public traffic that the service's rule forwards.
+	// Listener takes the public traffic that the service's rule forwards:
+	// HTTPS on 443 with a custom domain, else HTTP on 80.
 	Listener awselasticloadbalancingv2.IApplicationListener
 }
 
@@ -68,21 +73,72 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 	})
 	enableAccessLogs(stack, alb, cfg)
 
-	listener := alb.AddListener(jsii.String("HttpListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
-		Port:     jsii.Number(80),
-		Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
-		Open:     jsii.Bool(false),
-		DefaultAction: awselasticloadbalancingv2.ListenerAction_FixedResponse(jsii.Number(503), &awselasticloadbalancingv2.FixedResponseOptions{
-			ContentType: jsii.String("text/plain"),
-			MessageBody: jsii.String("Service unavailable"),
-		}),
-	})
+	var listener awselasticloadbalancingv2.ApplicationListener
+	url := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("http://"), alb.LoadBalancerDnsName()})
+	if cfg.HasDomain() {
+		listener = addHTTPS(stack, alb, sg, cfg)
+		url = jsii.String("https://" + cfg.DomainName)
+	} else {
+		listener = alb.AddListener(jsii.String("HttpListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+			Port:          jsii.Number(80),
+			Protocol:      awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+			Open:          jsii.Bool(false),
+			DefaultAction: noService(),
+		})
+	}
 
 	awscdk.NewCfnOutput(stack, jsii.String("ServiceUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Public URL of the service"),
-		Value:       awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("http://"), alb.LoadBalancerDnsName()}),
+		Value:       url,
 	})
 	return &LoadBalancerStack{Stack: stack, LoadBalancer: alb, SecurityGroup: sg, Listener: listener}
+}
+
+// noService answers requests that no rule forwards, which until the service
+// stack adds its rule is every request.
+func noService() awselasticloadbalancingv2.ListenerAction {
+	return awselasticloadbalancingv2.ListenerAction_FixedResponse(jsii.Number(503), &awselasticloadbalancingv2.FixedResponseOptions{
+		ContentType: jsii.String("text/plain"),
+		MessageBody: jsii.String("Service unavailable"),
+	})
+}
+
+// addHTTPS serves cfg.DomainName over HTTPS with a DNS-validated ACM
+// certificate and an alias record in the hosted zone, which is imported by
+// id and name so that synth needs no AWS lookup. Port 80 only redirects.
+func addHTTPS(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadBalancer, sg awsec2.SecurityGroup, cfg Config) awselasticloadbalancingv2.ApplicationListener {
+	zone := awsroute53.HostedZone_FromHostedZoneAttributes(stack, jsii.String("HostedZone"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String(cfg.HostedZoneId),
+		ZoneName:     jsii.String(cfg.HostedZoneName),
+	})
+	cert := awscertificatemanager.NewCertificate(stack, jsii.String("Certificate"), &awscertificatemanager.CertificateProps{
+		DomainName: jsii.String(cfg.DomainName),
+		Validation: awscertificatemanager.CertificateValidation_FromDns(zone),
+	})
+	sg.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from the internet"), nil)
+	alb.AddListener(jsii.String("HttpListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+		Port:     jsii.Number(80),
+		Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+		Open:     jsii.Bool(false),
+		DefaultAction: awselasticloadbalancingv2.ListenerAction_Redirect(&awselasticloadbalancingv2.RedirectOptions{
+			Protocol:  jsii.String("HTTPS"),
+			Port:      jsii.String("443"),
+			Permanent: jsii.Bool(true),
+		}),
+	})
+	awsroute53.NewARecord(stack, jsii.String("AliasRecord"), &awsroute53.ARecordProps{
+		Zone:       zone,
+		RecordName: jsii.String(cfg.DomainName + "."),
+		Target:     awsroute53.RecordTarget_FromAlias(awsroute53targets.NewLoadBalancerTarget(alb, nil)),
+	})
+	return alb.AddListener(jsii.String("HttpsListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+		Port:          jsii.Number(443),
+		Protocol:      awselasticloadbalancingv2.ApplicationProtocol_HTTPS,
+		Certificates:  &[]awselasticloadbalancingv2.IListenerCertificate{awselasticloadbalancingv2.ListenerCertificate_FromCertificateManager(cert)},
+		SslPolicy:     awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS,
+		Open:          jsii.Bool(false),
+		DefaultAction: noService(),
+	})
 }
 
 // enableAccessLogs sends the ALB's access logs to an encrypted, TLS-only

@@ -18,15 +18,26 @@ const repoRoot = ".."
 // stackNames are the construct ids of the four stacks, in deploy order.
 var stackNames = []string{"Network", "LoadBalancer", "Cluster", "Service"}
 
-// The app as `make synth` builds it, synthesized once and shared by the
-// tests that only read it (jsii is not thread-safe: no t.Parallel here).
-var defaultApp *synthesized
+// variants are the apps that several tests read, by name: the defaults of
+// cdk.json, and a custom domain as the README shows it.
+var variants = map[string]map[string]any{
+	"": nil,
+	"Domain": {
+		"domainName":     "app.example.com",
+		"hostedZoneId":   "Z0123456789ABCDEFGHIJ",
+		"hostedZoneName": "example.com",
+	},
+}
+
+// built holds each variant, synthesized once and shared by the tests that
+// only read it (jsii is not thread-safe: no t.Parallel here).
+var built = map[string]*synthesized{}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	jsii.Close()
-	if defaultApp != nil {
-		os.RemoveAll(defaultApp.outdir)
+	for _, s := range built {
+		os.RemoveAll(s.outdir)
 	}
 	os.Exit(code)
 }
@@ -115,16 +126,19 @@ func (s *synthesized) all() []awscdk.Stack {
 }
 
 // defaults returns the shared app built from cdk.json alone.
-func defaults(t *testing.T) *synthesized {
+func defaults(t *testing.T) *synthesized { return variant(t, "") }
+
+// variant returns the shared app of the named variant.
+func variant(t *testing.T, name string) *synthesized {
 	t.Helper()
-	if defaultApp == nil {
+	if built[name] == nil {
 		dir, err := os.MkdirTemp("", "cdk.out-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defaultApp = synthIn(t, dir, nil, nil)
+		built[name] = synthIn(t, dir, variants[name], nil)
 	}
-	return defaultApp
+	return built[name]
 }
 
 // mustNotPanic turns a jsii panic (how CDK reports a failed assertion or a

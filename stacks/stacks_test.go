@@ -308,3 +308,44 @@ func TestBoundToAccountAndRegion(t *testing.T) {
 	}
 	count(t, s.templates["Network"], "AWS::EC2::Subnet", 6)
 }
+
+func TestCustomDomain(t *testing.T) {
+	// GIVEN domainName, hostedZoneId and hostedZoneName
+	s := variant(t, "Domain")
+	tpl := s.templates["LoadBalancer"]
+
+	// THEN a DNS-validated certificate, HTTPS on 443, 80 redirecting to it
+	has(t, tpl, "AWS::CertificateManager::Certificate", map[string]any{
+		"DomainName":              "app.example.com",
+		"ValidationMethod":        "DNS",
+		"DomainValidationOptions": []any{map[string]any{"DomainName": "app.example.com", "HostedZoneId": "Z0123456789ABCDEFGHIJ"}},
+	})
+	has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
+		"Port": 443, "Protocol": "HTTPS",
+		"SslPolicy":      "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		"Certificates":   []any{map[string]any{"CertificateArn": assertions.Match_AnyValue()}},
+		"DefaultActions": []any{map[string]any{"Type": "fixed-response", "FixedResponseConfig": assertions.Match_ObjectLike(&map[string]any{"StatusCode": "503"})}},
+	})
+	has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
+		"Port": 80, "Protocol": "HTTP",
+		"DefaultActions": []any{map[string]any{"Type": "redirect", "RedirectConfig": map[string]any{"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}},
+	})
+	count(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", 2)
+	has(t, tpl, "AWS::Route53::RecordSet", map[string]any{
+		"Name": "app.example.com.", "Type": "A", "HostedZoneId": "Z0123456789ABCDEFGHIJ",
+		"AliasTarget": map[string]any{"DNSName": assertions.Match_AnyValue(), "HostedZoneId": assertions.Match_AnyValue()},
+	})
+	// The ALB is IPv4 only, so there is no AAAA record.
+	count(t, tpl, "AWS::Route53::RecordSet", 1)
+	has(t, tpl, "AWS::EC2::SecurityGroup", map[string]any{
+		"SecurityGroupIngress": assertions.Match_ArrayWith(&[]any{map[string]any{"CidrIp": "0.0.0.0/0", "Description": "HTTPS from the internet", "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}}),
+	})
+	mustNotPanic(t, func() {
+		tpl.HasOutput(jsii.String("ServiceUrl"), map[string]any{"Value": "https://app.example.com"})
+	})
+	// The service's rule goes on the HTTPS listener.
+	rule, _ := json.Marshal(only(t, s.templates["Service"], "AWS::ElasticLoadBalancingV2::ListenerRule"))
+	if !strings.Contains(string(rule), "HttpsListener") {
+		t.Errorf("listener rule = %s, want it on the HTTPS listener", rule)
+	}
+}

@@ -68,16 +68,19 @@ func annotations(t *testing.T, st awscdk.Stack) []string {
 }
 
 func TestBuiltInValidatorFindsNothing(t *testing.T) {
-	for _, f := range validationFindings(t, defaults(t).outdir) {
-		t.Error(f)
+	for name := range variants {
+		for _, f := range validationFindings(t, variant(t, name).outdir) {
+			t.Errorf("%s: %s", name, f)
+		}
 	}
 }
 
 func TestNoWarningsAndCdkNagClean(t *testing.T) {
-	s := defaults(t)
-	for _, st := range s.all() {
-		for _, a := range annotations(t, st) {
-			t.Error(a)
+	for name := range variants {
+		for _, st := range variant(t, name).all() {
+			for _, a := range annotations(t, st) {
+				t.Errorf("%s: %s", name, a)
+			}
 		}
 	}
 }
