@@ -1,0 +1,338 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// newTestServer serves NewServer(cfg) on a loopback httptest.Server, so that
+// HEAD, Content-Length and the like behave as on the wire.
+func newTestServer(t *testing.T, cfg config, draining *atomic.Bool) *httptest.Server {
+	t.Helper()
+	if draining == nil {
+		draining = new(atomic.Bool)
+	}
+	srv := httptest.NewServer(NewServer(slog.New(slog.DiscardHandler), cfg, draining))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func defaultConfig(t *testing.T) config {
+	t.Helper()
+	cfg, err := parseConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// do sends one request without following redirects and returns the response
+// with its body read.
+func do(t *testing.T, method, url string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+var (
+	noCache = map[string]string{
+		"Cache-Control": "no-cache, no-store, must-revalidate",
+		"Pragma":        "no-cache",
+		"Expires":       "0",
+	}
+	healthy = map[string]string{
+		"Content-Type":   "application/json",
+		"Content-Length": "9",
+		"Cache-Control":  noCache["Cache-Control"],
+		"Pragma":         noCache["Pragma"],
+		"Expires":        noCache["Expires"],
+	}
+	hello = map[string]string{
+		"Content-Type":   "text/html; charset=utf-8",
+		"Content-Length": "20",
+	}
+	notAllowed = map[string]string{
+		"Allow":        "GET, HEAD",
+		"Content-Type": "text/plain; charset=utf-8",
+	}
+	notFound = map[string]string{"Content-Type": "text/plain; charset=utf-8"}
+)
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	srv := newTestServer(t, defaultConfig(t), nil)
+
+	type route struct {
+		method, path string
+		status       int
+		body         string
+		header       map[string]string
+	}
+	tests := []route{
+		{"GET", "/", 200, "<h1>HELLO WORLD</h1>", hello},
+		{"HEAD", "/", 200, "", hello},
+		{"GET", "/?q=1", 200, "<h1>HELLO WORLD</h1>", hello},
+		{"GET", "/healthcheck", 200, `"Healthy"`, healthy},
+		{"HEAD", "/healthcheck", 200, "", healthy},
+		{"GET", "/healthcheck?x", 200, `"Healthy"`, healthy},
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS", "PATCH"} {
+		tests = append(tests,
+			route{m, "/", 405, "Method Not Allowed\n", notAllowed},
+			route{m, "/healthcheck", 405, "Method Not Allowed\n", notAllowed},
+		)
+	}
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
+		for _, p := range []string{"/nope", "/healthcheck/", "/index.html", "/HEALTHCHECK"} {
+			tests = append(tests, route{m, p, 404, "404 page not found\n", notFound})
+		}
+	}
+	tests = append(tests,
+		route{"HEAD", "/nope", 404, "", notFound},
+		route{"HEAD", "/healthcheck/", 404, "", notFound},
+	)
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
+			resp, body := do(t, tt.method, srv.URL+tt.path, nil)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
+			}
+			if body != tt.body {
+				t.Errorf("body = %q, want %q", body, tt.body)
+			}
+			for k, v := range tt.header {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			for k := range resp.Header {
+				if strings.HasPrefix(k, "Access-Control-") {
+					t.Errorf("unexpected %s without Origin", k)
+				}
+			}
+		})
+	}
+}
+
+func TestHealthcheckDraining(t *testing.T) {
+	t.Parallel()
+	var draining atomic.Bool
+	srv := newTestServer(t, defaultConfig(t), &draining)
+	draining.Store(true)
+
+	for _, method := range []string{"GET", "HEAD"} {
+		resp, body := do(t, method, srv.URL+"/healthcheck", nil)
+		wantBody := `"Draining"`
+		if method == "HEAD" {
+			wantBody = ""
+		}
+		if resp.StatusCode != 503 || body != wantBody {
+			t.Errorf("%s /healthcheck while draining = %d %q, want 503 %q", method, resp.StatusCode, body, wantBody)
+		}
+		for k, v := range noCache {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("%s = %q, want %q", k, got, v)
+			}
+		}
+	}
+	if resp, body := do(t, "GET", srv.URL+"/", nil); resp.StatusCode != 200 || body != "<h1>HELLO WORLD</h1>" {
+		t.Errorf("GET / while draining = %d %q, want 200", resp.StatusCode, body)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	const (
+		app   = "https://app.example.com"
+		local = "http://localhost:3000"
+		evil  = "https://evil.example.com"
+	)
+	preflightVary := "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+	listed := newTestServer(t, config{AllowedOrigins: []string{app, local}, AllowCredentials: true}, nil)
+	wildcard := newTestServer(t, defaultConfig(t), nil)
+
+	// absent marks a header that must not be in the response.
+	const absent = "<absent>"
+	tests := []struct {
+		name   string
+		srv    *httptest.Server
+		method string
+		path   string
+		header http.Header
+		status int
+		want   map[string]string
+	}{
+		{
+			"simple GET, listed origin", listed, "GET", "/",
+			http.Header{"Origin": {app}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": app, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
+		},
+		{
+			"simple GET, second listed origin", listed, "GET", "/healthcheck",
+			http.Header{"Origin": {local}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": local, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
+		},
+		{
+			"simple HEAD, listed origin", listed, "HEAD", "/",
+			http.Header{"Origin": {app}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": app, "Vary": "Origin"},
+		},
+		{
+			"simple GET, refused origin", listed, "GET", "/",
+			http.Header{"Origin": {evil}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Access-Control-Allow-Credentials": absent, "Vary": "Origin"},
+		},
+		{
+			"simple GET, origin differing only by port", listed, "GET", "/",
+			http.Header{"Origin": {"https://app.example.com:8443"}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Vary": "Origin"},
+		},
+		{
+			"simple GET, origin as suffix", listed, "GET", "/",
+			http.Header{"Origin": {"https://app.example.com.evil.example"}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Vary": "Origin"},
+		},
+		{
+			"null origin", listed, "GET", "/",
+			http.Header{"Origin": {"null"}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": absent},
+		},
+		{
+			"no origin", listed, "GET", "/",
+			nil, 200,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Vary": "Origin"},
+		},
+		{
+			"POST from a listed origin is not a CORS method", listed, "POST", "/",
+			http.Header{"Origin": {app}}, 405,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Allow": "GET, HEAD"},
+		},
+		{
+			"preflight, listed origin", listed, "OPTIONS", "/",
+			http.Header{"Origin": {app}, "Access-Control-Request-Method": {"GET"}}, 204,
+			map[string]string{
+				"Access-Control-Allow-Origin":      app,
+				"Access-Control-Allow-Methods":     "GET",
+				"Access-Control-Allow-Credentials": "true",
+				"Vary":                             preflightVary,
+			},
+		},
+		{
+			"preflight, allowed request header", listed, "OPTIONS", "/healthcheck",
+			http.Header{"Origin": {app}, "Access-Control-Request-Method": {"HEAD"}, "Access-Control-Request-Headers": {"content-type"}}, 204,
+			map[string]string{"Access-Control-Allow-Origin": app, "Access-Control-Allow-Headers": "content-type"},
+		},
+		{
+			"preflight, refused request header", listed, "OPTIONS", "/",
+			http.Header{"Origin": {app}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Headers": {"x-secret"}}, 204,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Access-Control-Allow-Headers": absent},
+		},
+		{
+			"preflight, refused method", listed, "OPTIONS", "/",
+			http.Header{"Origin": {app}, "Access-Control-Request-Method": {"DELETE"}}, 204,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Access-Control-Allow-Methods": absent, "Vary": preflightVary},
+		},
+		{
+			"preflight, refused origin", listed, "OPTIONS", "/",
+			http.Header{"Origin": {evil}, "Access-Control-Request-Method": {"GET"}}, 204,
+			map[string]string{"Access-Control-Allow-Origin": absent, "Access-Control-Allow-Credentials": absent, "Vary": preflightVary},
+		},
+		{
+			// rs/cors always counts OPTIONS as an allowed method.
+			"OPTIONS without preflight headers reaches the mux", listed, "OPTIONS", "/",
+			http.Header{"Origin": {app}}, 405,
+			map[string]string{"Access-Control-Allow-Origin": app, "Allow": "GET, HEAD"},
+		},
+		{
+			"wildcard, simple GET", wildcard, "GET", "/",
+			http.Header{"Origin": {evil}}, 200,
+			map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": absent, "Vary": "Origin"},
+		},
+		{
+			"wildcard, preflight", wildcard, "OPTIONS", "/healthcheck",
+			http.Header{"Origin": {evil}, "Access-Control-Request-Method": {"GET"}}, 204,
+			map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET", "Access-Control-Allow-Credentials": absent},
+		},
+		{
+			"wildcard, no origin", wildcard, "GET", "/",
+			nil, 200,
+			map[string]string{"Access-Control-Allow-Origin": absent},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, _ := do(t, tt.method, tt.srv.URL+tt.path, tt.header)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
+			}
+			for k, v := range tt.want {
+				got, ok := resp.Header[k]
+				switch {
+				case v == absent && ok:
+					t.Errorf("%s = %q, want it absent", k, got)
+				case v != absent && strings.Join(got, ", ") != v:
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+}
+
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		var logs syncBuffer
+		cfg := defaultConfig(t)
+		cfg.AccessLog = on
+		srv := httptest.NewServer(NewServer(slog.New(slog.NewJSONHandler(&logs, nil)), cfg, new(atomic.Bool)))
+		do(t, "GET", srv.URL+"/healthcheck", nil)
+		do(t, "GET", srv.URL+"/", nil)
+		do(t, "POST", srv.URL+"/nope", nil)
+		srv.Close()
+
+		lines := logs.Lines()
+		if !on {
+			if len(lines) != 0 {
+				t.Errorf("ACCESS_LOG=false logged %q", lines)
+			}
+			continue
+		}
+		if len(lines) != 2 {
+			t.Fatalf("ACCESS_LOG=true logged %d lines, want 2 (health checks are never logged): %q", len(lines), lines)
+		}
+		for i, want := range []map[string]any{
+			{"msg": "request", "method": "GET", "path": "/", "status": 200.0, "bytes": 20.0},
+			{"msg": "request", "method": "POST", "path": "/nope", "status": 404.0, "bytes": 19.0},
+		} {
+			got := decodeJSON(t, lines[i])
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("line %d: %s = %v, want %v", i, k, got[k], v)
+				}
+			}
+		}
+	}
+}
