@@ -83,6 +83,13 @@ type Config struct {
 	DomainName     string
 	HostedZoneId   string
 	HostedZoneName string
+
+	// AlarmEmail, when set, receives every alarm through an SNS topic.
+	AlarmEmail            string
+	AlarmErrorRatePercent int
+	AlarmLatencyP99       time.Duration
+	AlarmCpuPercent       int
+	AlarmMemoryPercent    int
 }
 
 // HasDomain reports whether the custom-domain keys are set.
@@ -134,6 +141,7 @@ var (
 	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
 	regionPattern       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
 	hostedZoneIdPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	emailPattern        = regexp.MustCompile(`^[^@\s]+@([a-z0-9-]+\.)+[a-z]{2,63}$`)
 	domainPattern       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 )
 
@@ -159,25 +167,30 @@ func LoadConfig(app awscdk.App, getenv func(string) string) (Config, error) {
 func loadConfig(get func(key string) any, getenv func(string) string) (Config, error) {
 	r := contextReader{get: get}
 	c := Config{
-		AppName:            r.str("appName"),
-		Account:            r.str("account"),
-		Region:             r.str("region"),
-		MaxAzs:             r.int("maxAzs"),
-		NatGateways:        r.int("natGateways"),
-		Cpu:                r.int("cpu"),
-		MemoryMiB:          r.int("memoryMiB"),
-		MinTasks:           r.int("minTasks"),
-		MaxTasks:           r.int("maxTasks"),
-		OnDemandBaseTasks:  r.int("onDemandBaseTasks"),
-		CpuTargetPercent:   r.int("cpuTargetPercent"),
-		ScaleInCooldown:    time.Duration(r.int("scaleInCooldownSeconds")) * time.Second,
-		ScaleOutCooldown:   time.Duration(r.int("scaleOutCooldownSeconds")) * time.Second,
-		RequestsPerTarget:  r.int("requestsPerTarget"),
-		LogRetentionDays:   r.int("logRetentionDays"),
-		CorsAllowedOrigins: r.str("corsAllowedOrigins"),
-		DomainName:         r.str("domainName"),
-		HostedZoneId:       r.str("hostedZoneId"),
-		HostedZoneName:     r.str("hostedZoneName"),
+		AppName:               r.str("appName"),
+		Account:               r.str("account"),
+		Region:                r.str("region"),
+		MaxAzs:                r.int("maxAzs"),
+		NatGateways:           r.int("natGateways"),
+		Cpu:                   r.int("cpu"),
+		MemoryMiB:             r.int("memoryMiB"),
+		MinTasks:              r.int("minTasks"),
+		MaxTasks:              r.int("maxTasks"),
+		OnDemandBaseTasks:     r.int("onDemandBaseTasks"),
+		CpuTargetPercent:      r.int("cpuTargetPercent"),
+		ScaleInCooldown:       time.Duration(r.int("scaleInCooldownSeconds")) * time.Second,
+		ScaleOutCooldown:      time.Duration(r.int("scaleOutCooldownSeconds")) * time.Second,
+		RequestsPerTarget:     r.int("requestsPerTarget"),
+		LogRetentionDays:      r.int("logRetentionDays"),
+		CorsAllowedOrigins:    r.str("corsAllowedOrigins"),
+		DomainName:            r.str("domainName"),
+		HostedZoneId:          r.str("hostedZoneId"),
+		HostedZoneName:        r.str("hostedZoneName"),
+		AlarmEmail:            r.str("alarmEmail"),
+		AlarmErrorRatePercent: r.int("alarmErrorRatePercent"),
+		AlarmLatencyP99:       time.Duration(r.int("alarmLatencyP99Ms")) * time.Millisecond,
+		AlarmCpuPercent:       r.int("alarmCpuPercent"),
+		AlarmMemoryPercent:    r.int("alarmMemoryPercent"),
 	}
 	if r.err != nil {
 		return Config{}, r.err
@@ -237,6 +250,18 @@ func (c Config) validate() error {
 	}
 	if err := validateOrigins(c.CorsAllowedOrigins); err != "" {
 		return bad("corsAllowedOrigins", c.CorsAllowedOrigins, err)
+	}
+	switch {
+	case c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail):
+		return bad("alarmEmail", c.AlarmEmail, "want an e-mail address such as ops@example.com, or empty for alarms without an action")
+	case c.AlarmErrorRatePercent < 1 || c.AlarmErrorRatePercent > 100:
+		return bad("alarmErrorRatePercent", c.AlarmErrorRatePercent, "want 1 to 100")
+	case c.AlarmLatencyP99 < 10*time.Millisecond || c.AlarmLatencyP99 > time.Minute:
+		return bad("alarmLatencyP99Ms", c.AlarmLatencyP99.Milliseconds(), "want 10 to 60000")
+	case c.AlarmCpuPercent < 1 || c.AlarmCpuPercent > 100:
+		return bad("alarmCpuPercent", c.AlarmCpuPercent, "want 1 to 100")
+	case c.AlarmMemoryPercent < 1 || c.AlarmMemoryPercent > 100:
+		return bad("alarmMemoryPercent", c.AlarmMemoryPercent, "want 1 to 100")
 	}
 	return c.validateDomain()
 }

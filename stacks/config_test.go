@@ -20,6 +20,7 @@ func TestConfigDefaults(t *testing.T) {
 		MinTasks: 2, MaxTasks: 3, OnDemandBaseTasks: 1, CpuTargetPercent: 70,
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*",
+		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
 	}
 	if cfg != want {
 		t.Errorf("defaults from cdk.json:\n got %+v\nwant %+v", cfg, want)
@@ -56,6 +57,11 @@ func TestConfigErrors(t *testing.T) {
 		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account (or CDK_DEFAULT_ACCOUNT), or leave empty`},
 		{"cpu", nil, `invalid context value cpu="": the key is missing: add it to the context section of cdk.json (see README, Configuration)`},
 		{"appName", 7.0, `invalid context value appName="7": want a string`},
+		{"alarmEmail", "ops", `invalid context value alarmEmail="ops": want an e-mail address such as ops@example.com, or empty for alarms without an action`},
+		{"alarmErrorRatePercent", "0", `invalid context value alarmErrorRatePercent="0": want 1 to 100`},
+		{"alarmLatencyP99Ms", "5", `invalid context value alarmLatencyP99Ms="5": want 10 to 60000`},
+		{"alarmCpuPercent", "101", `invalid context value alarmCpuPercent="101": want 1 to 100`},
+		{"alarmMemoryPercent", "0", `invalid context value alarmMemoryPercent="0": want 1 to 100`},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s=%v", tt.key, tt.value), func(t *testing.T) {
@@ -157,7 +163,7 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 	}
 	// Rows of the configuration table start with the key in backticks.
 	documented := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\|").FindAllSubmatch(readme, -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Za-z0-9]+)` \\|").FindAllSubmatch(readme, -1) {
 		documented[string(m[1])] = true
 	}
 	keys := keysRead(t)

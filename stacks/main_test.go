@@ -19,7 +19,7 @@ const repoRoot = ".."
 var stackNames = []string{"Network", "LoadBalancer", "Cluster", "Service"}
 
 // variants are the apps that several tests read, by name: the defaults of
-// cdk.json, and a custom domain as the README shows it.
+// cdk.json, a custom domain and an alarm e-mail as the README shows them.
 var variants = map[string]map[string]any{
 	"": nil,
 	"Domain": {
@@ -27,6 +27,7 @@ var variants = map[string]map[string]any{
 		"hostedZoneId":   "Z0123456789ABCDEFGHIJ",
 		"hostedZoneName": "example.com",
 	},
+	"AlarmEmail": {"alarmEmail": "ops@example.com"},
 }
 
 // built holds each variant, synthesized once and shared by the tests that

@@ -35,7 +35,7 @@ type ServiceStackProps struct {
 }
 
 // ServiceStack owns the Fargate service, its task definition, target group,
-// listener rule, logs and auto scaling.
+// listener rule, logs, auto scaling, alarms and dashboard.
 type ServiceStack struct {
 	awscdk.Stack
 	// Service is the ECS service.
@@ -105,28 +105,6 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	if cfg.TasksInPublicSubnets() {
 		subnetType = awsec2.SubnetType_PUBLIC
 	}
-	service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
-		Cluster:        props.Cluster,
-		TaskDefinition: taskDef,
-		// No LaunchType: it would override the strategy, which is how the
-		// original never ran on Spot. The first onDemandBaseTasks tasks
-		// run on FARGATE, every task above them on FARGATE_SPOT.
-		CapacityProviderStrategies: &[]*awsecs.CapacityProviderStrategy{
-			{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
-			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
-		},
-		// No DesiredCount: auto scaling owns it, and a stack update must
-		// not reset it.
-		MinHealthyPercent:      jsii.Number(100),
-		MaxHealthyPercent:      jsii.Number(200),
-		CircuitBreaker:         &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
-		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(HealthCheckGracePeriod.Seconds())),
-		AssignPublicIp:         jsii.Bool(cfg.TasksInPublicSubnets()),
-		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetType},
-		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
-		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
-	})
-
 	targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("TargetGroup"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
 		Vpc:                 props.Vpc,
 		Port:                jsii.Number(ContainerPort),
@@ -148,6 +126,38 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Conditions:   &[]awselasticloadbalancingv2.ListenerCondition{awselasticloadbalancingv2.ListenerCondition_PathPatterns(jsii.Strings("/*"))},
 		TargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
 	})
+	traffic := newTrafficAlarms(stack, targetGroup, cfg)
+
+	service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+		Cluster:        props.Cluster,
+		TaskDefinition: taskDef,
+		// No LaunchType: it would override the strategy, which is how the
+		// original never ran on Spot. The first onDemandBaseTasks tasks
+		// run on FARGATE, every task above them on FARGATE_SPOT.
+		CapacityProviderStrategies: &[]*awsecs.CapacityProviderStrategy{
+			{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
+			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
+		},
+		// No DesiredCount: auto scaling owns it, and a stack update must
+		// not reset it.
+		MinHealthyPercent: jsii.Number(100),
+		MaxHealthyPercent: jsii.Number(200),
+		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		// Roll back a deploy whose tasks pass their health check but fail
+		// requests or answer slowly.
+		DeploymentAlarms: &awsecs.DeploymentAlarmConfig{
+			AlarmNames: jsii.Strings(traffic.names...),
+			Behavior:   awsecs.AlarmBehavior_ROLLBACK_ON_ALARM,
+		},
+		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(HealthCheckGracePeriod.Seconds())),
+		AssignPublicIp:         jsii.Bool(cfg.TasksInPublicSubnets()),
+		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetType},
+		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
+		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
+	})
+
+	// The alarms are named literally; they must exist before the service.
+	service.Node().AddDependency(traffic.target5xx, traffic.latencyP99)
 	targetGroup.AddTarget(service)
 
 	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
@@ -167,5 +177,6 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			ScaleOutCooldown:  awscdk.Duration_Seconds(jsii.Number(cfg.ScaleOutCooldown.Seconds())),
 		})
 	}
+	monitor(stack, cfg, targetGroup, service, props.Cluster, traffic)
 	return &ServiceStack{Stack: stack, Service: service, TargetGroup: targetGroup}
 }

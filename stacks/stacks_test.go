@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -348,4 +349,104 @@ func TestCustomDomain(t *testing.T) {
 	if !strings.Contains(string(rule), "HttpsListener") {
 		t.Errorf("listener rule = %s, want it on the HTTPS listener", rule)
 	}
+}
+
+func TestAlarms(t *testing.T) {
+	tpl := defaults(t).templates["Service"]
+
+	alarms := resources(t, tpl, "AWS::CloudWatch::Alarm")
+	if len(alarms) != 7 {
+		t.Errorf("want 7 alarms, found %d", len(alarms))
+	}
+	for id, a := range alarms {
+		if actions := path(a, "Properties", "AlarmActions"); actions != nil {
+			t.Errorf("%s has actions %v without alarmEmail", id, actions)
+		}
+	}
+	errorRate := map[string]any{
+		"Threshold":          5,
+		"ComparisonOperator": "GreaterThanThreshold",
+		"TreatMissingData":   "notBreaching",
+		"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Expression": "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)",
+		})}),
+	}
+	has(t, tpl, "AWS::CloudWatch::Alarm", merge(errorRate, map[string]any{"AlarmName": "fargo-Target5xx", "EvaluationPeriods": 3}))
+	has(t, tpl, "AWS::CloudWatch::Alarm", merge(errorRate, map[string]any{"AlarmName": assertions.Match_Absent(), "EvaluationPeriods": 5}))
+	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"AlarmName": "fargo-LatencyP99", "MetricName": "TargetResponseTime", "ExtendedStatistic": "p99",
+		"Threshold": 1, "EvaluationPeriods": 3, "ComparisonOperator": "GreaterThanThreshold",
+	})
+	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"MetricName": "UnHealthyHostCount", "Statistic": "Maximum", "Threshold": 0, "EvaluationPeriods": 5,
+		"ComparisonOperator": "GreaterThanThreshold",
+	})
+	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"MetricName": "CPUUtilization", "Namespace": "AWS/ECS", "Threshold": 90, "EvaluationPeriods": 5,
+	})
+	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"MetricName": "MemoryUtilization", "Namespace": "AWS/ECS", "Threshold": 90, "EvaluationPeriods": 5,
+	})
+	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
+		"MetricName": "RunningTaskCount", "Namespace": "ECS/ContainerInsights", "Threshold": 2,
+		"ComparisonOperator": "LessThanThreshold", "TreatMissingData": "breaching", "EvaluationPeriods": 5,
+	})
+
+	// A deploy rolls back on the two traffic alarms, which depend on the
+	// target group only, and the service waits for them to exist.
+	svc := only(t, tpl, "AWS::ECS::Service")
+	if got, _ := json.Marshal(path(svc, "Properties", "DeploymentConfiguration", "Alarms")); string(got) != `{"AlarmNames":["fargo-Target5xx","fargo-LatencyP99"],"Enable":true,"Rollback":true}` {
+		t.Errorf("deployment alarms = %s", got)
+	}
+	deps, _ := json.Marshal(svc["DependsOn"])
+	for _, want := range []string{"Target5xxAlarm", "LatencyP99Alarm"} {
+		if !strings.Contains(string(deps), want) {
+			t.Errorf("service DependsOn = %s, want %s", deps, want)
+		}
+	}
+
+	dashboard := only(t, tpl, "AWS::CloudWatch::Dashboard")
+	if name := path(dashboard, "Properties", "DashboardName"); name != "fargo" {
+		t.Errorf("DashboardName = %v, want fargo", name)
+	}
+	body, _ := json.Marshal(path(dashboard, "Properties", "DashboardBody"))
+	for _, metric := range []string{"RequestCount", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", `\"p50\"`, `\"p99\"`,
+		"HealthyHostCount", "UnHealthyHostCount", "RunningTaskCount", "DesiredTaskCount", "CPUUtilization", "MemoryUtilization"} {
+		if !strings.Contains(string(body), metric) {
+			t.Errorf("dashboard lacks %s", metric)
+		}
+	}
+	count(t, tpl, "AWS::SNS::Topic", 0)
+}
+
+func TestAlarmEmail(t *testing.T) {
+	// GIVEN alarmEmail
+	tpl := variant(t, "AlarmEmail").templates["Service"]
+
+	// THEN every alarm notifies an encrypted topic with that subscription
+	has(t, tpl, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+	has(t, tpl, "AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()}})
+	has(t, tpl, "AWS::KMS::Key", map[string]any{
+		"EnableKeyRotation": true,
+		"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
+			"Action":    []any{"kms:Decrypt", "kms:GenerateDataKey*"},
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Resource":  "*",
+		}})},
+	})
+	for id, a := range resources(t, tpl, "AWS::CloudWatch::Alarm") {
+		for _, key := range []string{"AlarmActions", "OKActions"} {
+			if got, _ := json.Marshal(path(a, "Properties", key)); !strings.Contains(string(got), "AlarmTopic") {
+				t.Errorf("%s %s = %s, want the alarm topic", id, key, got)
+			}
+		}
+	}
+}
+
+// merge returns a copy of a with b's keys added.
+func merge(a, b map[string]any) map[string]any {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
 }

@@ -1,0 +1,210 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// How long a condition must last before an alarm fires: long enough that a
+// single Spot interruption or deploy does not page anyone.
+// Deployment alarms decide faster, because a deploy waits on them.
+const (
+	alarmMinutes           = 5
+	deploymentAlarmMinutes = 3
+)
+
+// trafficAlarms are the alarms on what the load balancer sees of the
+// service's tasks. They depend on the target group only, never on the ECS
+// service, so the service can use them as deployment alarms without a
+// cycle.
+type trafficAlarms struct {
+	target5xx  awscloudwatch.Alarm
+	latencyP99 awscloudwatch.Alarm
+	// names are the literal names of the alarms that roll a deployment
+	// back; a token (Alarm.AlarmName) would make CDK report a cycle.
+	names []string
+}
+
+// newTrafficAlarms creates the target-group alarms that also gate
+// deployments.
+func newTrafficAlarms(stack awscdk.Stack, tg awselasticloadbalancingv2.ApplicationTargetGroup, cfg Config) *trafficAlarms {
+	a := &trafficAlarms{}
+	name := func(id string) string {
+		n := cfg.AppName + "-" + id
+		a.names = append(a.names, n)
+		return n
+	}
+	a.target5xx = errorRateAlarm(stack, "Target5xxAlarm", jsii.String(name("Target5xx")),
+		"More than alarmErrorRatePercent of requests got a 5xx from the tasks",
+		tg.Metrics().HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT, nil),
+		tg.Metrics().RequestCount(nil), cfg, deploymentAlarmMinutes)
+	a.latencyP99 = awscloudwatch.NewAlarm(stack, jsii.String("LatencyP99Alarm"), &awscloudwatch.AlarmProps{
+		AlarmName:        jsii.String(name("LatencyP99")),
+		AlarmDescription: jsii.String("The tasks' p99 response time is above alarmLatencyP99Ms"),
+		Metric: tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{
+			Statistic: jsii.String("p99"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+		}),
+		Threshold:          jsii.Number(cfg.AlarmLatencyP99.Seconds()),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(deploymentAlarmMinutes),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	return a
+}
+
+// monitor adds the alarms that watch the load balancer and the service as
+// a whole, the alarm topic and the dashboard.
+func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.ApplicationTargetGroup, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms) {
+	lbMetric := func(name, statistic string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String("AWS/ApplicationELB"),
+			MetricName:    jsii.String(name),
+			DimensionsMap: &map[string]*string{"LoadBalancer": tg.FirstLoadBalancerFullName()},
+			Statistic:     jsii.String(statistic),
+			Period:        awscdk.Duration_Minutes(jsii.Number(1)),
+		})
+	}
+	// Container Insights reports task counts per service.
+	insights := func(name string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String("ECS/ContainerInsights"),
+			MetricName:    jsii.String(name),
+			DimensionsMap: &map[string]*string{"ClusterName": cluster.ClusterName(), "ServiceName": service.ServiceName()},
+			Statistic:     jsii.String("Average"),
+			Period:        awscdk.Duration_Minutes(jsii.Number(1)),
+		})
+	}
+	minute := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1))}
+
+	alarms := []awscloudwatch.Alarm{
+		traffic.target5xx,
+		traffic.latencyP99,
+		errorRateAlarm(stack, "LoadBalancer5xxAlarm", nil,
+			"More than alarmErrorRatePercent of requests got a 5xx from the load balancer itself (no healthy task, or none registered)",
+			lbMetric("HTTPCode_ELB_5XX_Count", "Sum"), lbMetric("RequestCount", "Sum"), cfg, alarmMinutes),
+		awscloudwatch.NewAlarm(stack, jsii.String("UnhealthyHostsAlarm"), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("At least one task has failed its health check for 5 minutes"),
+			Metric:             tg.Metrics().UnhealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute.Period}),
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(alarmMinutes),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		awscloudwatch.NewAlarm(stack, jsii.String("CpuHighAlarm"), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("Average CPU of the service is above alarmCpuPercent for 5 minutes, although auto scaling should have added tasks"),
+			Metric:             service.MetricCpuUtilization(minute),
+			Threshold:          jsii.Number(cfg.AlarmCpuPercent),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(alarmMinutes),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		awscloudwatch.NewAlarm(stack, jsii.String("MemoryHighAlarm"), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("Average memory of the service is above alarmMemoryPercent for 5 minutes"),
+			Metric:             service.MetricMemoryUtilization(minute),
+			Threshold:          jsii.Number(cfg.AlarmMemoryPercent),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(alarmMinutes),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		awscloudwatch.NewAlarm(stack, jsii.String("RunningTasksLowAlarm"), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("Fewer tasks than minTasks have run for 5 minutes (Spot capacity, failing tasks)"),
+			Metric:             insights("RunningTaskCount"),
+			Threshold:          jsii.Number(cfg.MinTasks),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(alarmMinutes),
+			// No data means no task reports: as bad as none running.
+			TreatMissingData: awscloudwatch.TreatMissingData_BREACHING,
+		}),
+	}
+	if cfg.AlarmEmail != "" {
+		action := awscloudwatchactions.NewSnsAction(alarmTopic(stack, cfg.AlarmEmail))
+		for _, a := range alarms {
+			a.AddAlarmAction(action)
+			a.AddOkAction(action)
+		}
+	}
+
+	widget := func(title string, left ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &left, Width: jsii.Number(8),
+		})
+	}
+	label := func(m awscloudwatch.Metric, l string) awscloudwatch.IMetric {
+		return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(l)})
+	}
+	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(cfg.AppName),
+		Widgets: &[]*[]awscloudwatch.IWidget{
+			{
+				widget("Requests", label(lbMetric("RequestCount", "Sum"), "requests")),
+				widget("5xx",
+					label(lbMetric("HTTPCode_ELB_5XX_Count", "Sum"), "load balancer 5xx"),
+					label(tg.Metrics().HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT, minute), "task 5xx")),
+				widget("Response time",
+					label(tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p50"), Period: minute.Period}), "p50"),
+					label(tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: minute.Period}), "p99")),
+			},
+			{
+				widget("Targets",
+					label(tg.Metrics().HealthyHostCount(minute), "healthy"),
+					label(tg.Metrics().UnhealthyHostCount(minute), "unhealthy")),
+				widget("Tasks", label(insights("RunningTaskCount"), "running"), label(insights("DesiredTaskCount"), "desired")),
+				widget("CPU and memory (%)",
+					label(service.MetricCpuUtilization(minute), "CPU"),
+					label(service.MetricMemoryUtilization(minute), "memory")),
+			},
+		},
+	})
+}
+
+// errorRateAlarm fires when errors exceed cfg.AlarmErrorRatePercent of
+// requests for the given number of minutes. The 5xx metrics are absent,
+// not zero, when nothing failed, hence FILL.
+func errorRateAlarm(stack awscdk.Stack, id string, name *string, description string, errors, requests awscloudwatch.IMetric, cfg Config, minutes int) awscloudwatch.Alarm {
+	rate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String("IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": errors, "requests": requests},
+		Label:        jsii.String("5xx % of requests"),
+		Period:       awscdk.Duration_Minutes(jsii.Number(1)),
+	})
+	return awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+		AlarmName:          name,
+		AlarmDescription:   jsii.String(fmt.Sprintf("%s for %d minutes", description, minutes)),
+		Metric:             rate,
+		Threshold:          jsii.Number(cfg.AlarmErrorRatePercent),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(minutes),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+}
+
+// alarmTopic sends alarms to email. CloudWatch can publish to an encrypted
+// topic only if the key's policy lets it use the key: with the AWS-managed
+// alias/aws/sns key alarm actions fail silently, so the key is our own.
+func alarmTopic(stack awscdk.Stack, email string) awssns.Topic {
+	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the alarm topic"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}), nil)
+	topic := awssns.NewTopic(stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		MasterKey:  key,
+		EnforceSSL: jsii.Bool(true),
+	})
+	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	return topic
+}
