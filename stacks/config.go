@@ -78,6 +78,9 @@ type Config struct {
 
 	LogRetentionDays   int
 	CorsAllowedOrigins string
+	// CorsAllowCredentials lets browsers send cookies cross-origin; only
+	// with an explicit origin list.
+	CorsAllowCredentials bool
 
 	// DomainName, HostedZoneId and HostedZoneName turn on HTTPS together.
 	DomainName     string
@@ -183,6 +186,7 @@ func loadConfig(get func(key string) any, getenv func(string) string) (Config, e
 		RequestsPerTarget:     r.int("requestsPerTarget"),
 		LogRetentionDays:      r.int("logRetentionDays"),
 		CorsAllowedOrigins:    r.str("corsAllowedOrigins"),
+		CorsAllowCredentials:  r.bool("corsAllowCredentials"),
 		DomainName:            r.str("domainName"),
 		HostedZoneId:          r.str("hostedZoneId"),
 		HostedZoneName:        r.str("hostedZoneName"),
@@ -250,6 +254,10 @@ func (c Config) validate() error {
 	}
 	if err := validateOrigins(c.CorsAllowedOrigins); err != "" {
 		return bad("corsAllowedOrigins", c.CorsAllowedOrigins, err)
+	}
+	if c.CorsAllowCredentials && c.CorsAllowedOrigins == "*" {
+		// Any site could then make credentialed reads, the original's flaw.
+		return bad("corsAllowCredentials", c.CorsAllowCredentials, `want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`)
 	}
 	switch {
 	case c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail):
@@ -347,6 +355,23 @@ func (r *contextReader) str(key string) string {
 		r.fail(key, v, "want a string")
 	}
 	return strings.TrimSpace(s)
+}
+
+func (r *contextReader) bool(key string) bool {
+	v, ok := r.raw(key)
+	if !ok {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+			return b
+		}
+	}
+	r.fail(key, v, "want true or false")
+	return false
 }
 
 func (r *contextReader) int(key string) int {

@@ -19,7 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 		AppName: "fargo", MaxAzs: 3, NatGateways: 0, Cpu: 256, MemoryMiB: 512,
 		MinTasks: 2, MaxTasks: 3, OnDemandBaseTasks: 1, CpuTargetPercent: 70,
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
-		LogRetentionDays: 30, CorsAllowedOrigins: "*",
+		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
 		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
 	}
 	if cfg != want {
@@ -57,6 +57,8 @@ func TestConfigErrors(t *testing.T) {
 		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account (or CDK_DEFAULT_ACCOUNT), or leave empty`},
 		{"cpu", nil, `invalid context value cpu="": the key is missing: add it to the context section of cdk.json (see README, Configuration)`},
 		{"appName", 7.0, `invalid context value appName="7": want a string`},
+		{"corsAllowCredentials", "true", `invalid context value corsAllowCredentials="true": want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`},
+		{"corsAllowCredentials", "maybe", `invalid context value corsAllowCredentials="maybe": want true or false`},
 		{"alarmEmail", "ops", `invalid context value alarmEmail="ops": want an e-mail address such as ops@example.com, or empty for alarms without an action`},
 		{"alarmErrorRatePercent", "0", `invalid context value alarmErrorRatePercent="0": want 1 to 100`},
 		{"alarmLatencyP99Ms", "5", `invalid context value alarmLatencyP99Ms="5": want 10 to 60000`},

@@ -77,10 +77,11 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		User:                   jsii.String(serviceUser),
 		StopTimeout:            awscdk.Duration_Seconds(jsii.Number(StopTimeout.Seconds())),
 		Environment: &map[string]*string{
-			"PORT":                 jsii.String(strconv.Itoa(ContainerPort)),
-			"CORS_ALLOWED_ORIGINS": jsii.String(cfg.CorsAllowedOrigins),
-			"DRAIN_DELAY":          jsii.String(DrainDelay.String()),
-			"SHUTDOWN_TIMEOUT":     jsii.String(ShutdownTimeout.String()),
+			"PORT":                   jsii.String(strconv.Itoa(ContainerPort)),
+			"CORS_ALLOWED_ORIGINS":   jsii.String(cfg.CorsAllowedOrigins),
+			"CORS_ALLOW_CREDENTIALS": jsii.String(strconv.FormatBool(cfg.CorsAllowCredentials)),
+			"DRAIN_DELAY":            jsii.String(DrainDelay.String()),
+			"SHUTDOWN_TIMEOUT":       jsii.String(ShutdownTimeout.String()),
 		},
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     logGroup,

@@ -153,6 +153,7 @@ func TestServiceStack(t *testing.T) {
 			"StopTimeout":            30,
 			"Environment": []any{
 				map[string]any{"Name": "CORS_ALLOWED_ORIGINS", "Value": "*"},
+				map[string]any{"Name": "CORS_ALLOW_CREDENTIALS", "Value": "false"},
 				map[string]any{"Name": "DRAIN_DELAY", "Value": "15s"},
 				map[string]any{"Name": "PORT", "Value": "5000"},
 				map[string]any{"Name": "SHUTDOWN_TIMEOUT", "Value": "10s"},
@@ -427,7 +428,8 @@ func TestAlarmEmail(t *testing.T) {
 	has(t, tpl, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
 	has(t, tpl, "AWS::SNS::Topic", map[string]any{"KmsMasterKeyId": map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()}})
 	has(t, tpl, "AWS::KMS::Key", map[string]any{
-		"EnableKeyRotation": true,
+		"EnableKeyRotation":   true,
+		"PendingWindowInDays": 7,
 		"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
 			"Action":    []any{"kms:Decrypt", "kms:GenerateDataKey*"},
 			"Effect":    "Allow",
