@@ -86,7 +86,8 @@ func serve(ctx context.Context, stop func(), logger *slog.Logger, cfg config) er
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Port)))
+	// tcp4: "tcp" would turn 0.0.0.0 into a dual-stack [::] socket.
+	ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return err
 	}

@@ -65,10 +65,11 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// waitForReady polls url until it answers 200, sleeping between tries.
+// waitForReady polls url until it answers 200, sleeping between tries. It
+// leaves no connection open.
 func waitForReady(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		resp, err := client.Get(url)
@@ -178,6 +179,9 @@ func TestRunDrainsThenStops(t *testing.T) {
 		t.Errorf("log messages = %q, want %q", msgs, want)
 	}
 	start := decodeJSON(t, stdout.Lines()[0])
+	if got, want := start["addr"], "0.0.0.0:"+strconv.Itoa(port); got != want {
+		t.Errorf("listening on %v, want %s", got, want)
+	}
 	if got, want := fmt.Sprint(start["config"]), fmt.Sprintf(
 		"map[access_log:false cors_allow_credentials:false cors_allowed_origins:[*] drain_delay:300ms log_level:INFO port:%d shutdown_timeout:2s]", port); got != want {
 		t.Errorf("startup config = %s, want %s", got, want)
