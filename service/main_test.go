@@ -117,7 +117,8 @@ func TestRunDrainsThenStops(t *testing.T) {
 	cancel()
 	stopped := time.Now()
 
-	// The health check fails at once: allow only the time for run to see ctx.
+	// The health check fails at once: allow only the time for run to see
+	// ctx on a machine busy with the parallel tests.
 	for {
 		status, body, err := get(client, base+"/healthcheck")
 		if err != nil {
@@ -129,7 +130,7 @@ func TestRunDrainsThenStops(t *testing.T) {
 			}
 			break
 		}
-		if time.Since(stopped) > 50*time.Millisecond {
+		if time.Since(stopped) > 200*time.Millisecond {
 			t.Fatalf("/healthcheck still %d %s after the stop signal", status, time.Since(stopped))
 		}
 	}
