@@ -99,8 +99,11 @@ func TestSlowloris(t *testing.T) {
 			results[i].answered = string(b)
 		})
 	}
-	time.Sleep(500 * time.Millisecond) // all connected and waiting
+	// Wait until the server holds every attacker's connection.
 	held := p.fds() - fds0
+	for deadline := time.Now().Add(2 * time.Second); held < attackers && time.Now().Before(deadline); held = p.fds() - fds0 {
+		time.Sleep(20 * time.Millisecond)
+	}
 	// Probe once a second until the attackers are cut off.
 	var during latencies
 	for range 4 {
