@@ -28,7 +28,7 @@ CDK_ARGS ?=
 
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: synth test deploy diff destroy smoke bench
+.PHONY: synth test bootstrap deploy diff destroy smoke bench
 
 ## synth: write the four CloudFormation templates to cdk.out/
 synth: $(CDK) $(NODE)
@@ -40,6 +40,10 @@ test: $(NODE)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go test ./...
+
+## bootstrap: prepare the account and region for CDK, once (needs AWS credentials)
+bootstrap: $(CDK) $(NODE)
+	$(CDK) bootstrap $(CDK_ARGS)
 
 ## deploy: build and push the image, deploy all stacks in order (needs AWS credentials and Docker)
 deploy: $(CDK) $(NODE)

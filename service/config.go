@@ -9,18 +9,11 @@ import (
 	"time"
 )
 
-// Defaults for the stop sequence, kept in step with the ALB target group and
-// the ECS task definition in stacks/:
-//
-// The target group checks /healthcheck every 5 s and marks a target unhealthy
-// after 2 failures, so the ALB stops routing to a task at most 2 x 5 = 10 s
-// after /healthcheck starts answering 503. defaultDrainDelay is those 10 s plus
-// a 5 s margin, during which every other route is still served. In a deploy or
-// scale-in ECS deregisters the task before it sends SIGTERM; on a Fargate Spot
-// interruption the SIGTERM and the deregistration start together, which is
-// why the drain matters. defaultShutdownTimeout then lets in-flight requests,
-// each bounded by writeTimeout (10 s), finish. The container stopTimeout is
-// drain + shutdown + 5 s = 30 s, far below Spot's 120 s interruption warning.
+// Defaults for the stop sequence. They are the values the stacks pass to the
+// container, chosen together with the load balancer's health check and the
+// ECS stop timeout; stacks/config.go (and the README, "Stopping") give the
+// arithmetic: the ALB stops routing within 10 s of the first 503, the drain
+// adds 5 s of margin, and writeTimeout bounds what Shutdown waits for.
 const (
 	defaultPort            = 5000
 	defaultDrainDelay      = 15 * time.Second

@@ -26,8 +26,8 @@ import (
 //     stops routing to it after UnhealthyThreshold failures: 2 x 5 s = 10 s.
 //     DrainDelay = 10 s + 5 s margin = 15 s, during which it still serves
 //     everything else. On a scale-in or deploy ECS has already deregistered
-//     the task; on a Spot interruption SIGTERM and deregistration start
-//     together, which is why the drain matters.
+//     the task; on a Spot interruption SIGTERM can arrive while the task is
+//     still registered and taking requests, which is why the drain matters.
 //   - Then http.Server.Shutdown waits up to ShutdownTimeout = 10 s for
 //     requests in flight, which the service's 10 s WriteTimeout bounds.
 //   - StopTimeout = DrainDelay + ShutdownTimeout + 5 s = 30 s before ECS
