@@ -38,8 +38,6 @@ type LoadBalancerStackProps struct {
 // its tasks.
 type LoadBalancerStack struct {
 	awscdk.Stack
-	// LoadBalancer is the ALB itself.
-	LoadBalancer awselasticloadbalancingv2.IApplicationLoadBalancer
 	// SecurityGroup is the ALB's security group: tasks accept traffic only
 	// from it.
 	SecurityGroup awsec2.ISecurityGroup
@@ -91,7 +89,7 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 		Description: jsii.String("Public URL of the service"),
 		Value:       url,
 	})
-	return &LoadBalancerStack{Stack: stack, LoadBalancer: alb, SecurityGroup: sg, Listener: listener}
+	return &LoadBalancerStack{Stack: stack, SecurityGroup: sg, Listener: listener}
 }
 
 // noService answers requests that no rule forwards, which until the service

@@ -35,13 +35,10 @@ type ServiceStackProps struct {
 }
 
 // ServiceStack owns the Fargate service, its task definition, target group,
-// listener rule, logs, auto scaling, alarms and dashboard.
+// listener rule, logs, auto scaling, alarms and dashboard. No other stack
+// consumes any of it.
 type ServiceStack struct {
 	awscdk.Stack
-	// Service is the ECS service.
-	Service awsecs.FargateService
-	// TargetGroup is the ALB target group the tasks register in.
-	TargetGroup awselasticloadbalancingv2.ApplicationTargetGroup
 }
 
 // ServiceImage builds the image from the Dockerfile in dir as a CDK asset
@@ -179,5 +176,5 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		})
 	}
 	monitor(stack, cfg, targetGroup, service, props.Cluster, traffic)
-	return &ServiceStack{Stack: stack, Service: service, TargetGroup: targetGroup}
+	return &ServiceStack{Stack: stack}
 }
