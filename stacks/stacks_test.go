@@ -292,8 +292,10 @@ func TestEnvironmentAgnosticByDefault(t *testing.T) {
 				t.Errorf("%s %s contains the literal region %s; without an account the stacks must not name one", name, section, m)
 			}
 		}
-		if st := s.stacks.Network.Stack; *st.Account() != "${Token[AWS.AccountId.0]}" && !strings.HasPrefix(*st.Account(), "${Token[") {
-			t.Errorf("Network stack account = %s, want unresolved", *st.Account())
+	}
+	for _, st := range s.all() {
+		if !strings.HasPrefix(*st.Account(), "${Token[") || !strings.HasPrefix(*st.Region(), "${Token[") {
+			t.Errorf("%s env = %s/%s, want both unresolved", *st.Node().Id(), *st.Account(), *st.Region())
 		}
 	}
 }
