@@ -3,6 +3,7 @@ package stacks
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
@@ -19,7 +20,7 @@ import (
 
 // IdleTimeout is the ALB's idle timeout (the AWS default, set so that it is
 // visible); the service keeps idle connections open for longer.
-const IdleTimeout = 60
+const IdleTimeout = 60 * time.Second
 
 // accessLogPrefix is the key prefix of the ALB access logs in their bucket.
 const accessLogPrefix = "alb"
@@ -67,7 +68,7 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 		SecurityGroup:           sg,
 		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
 		DropInvalidHeaderFields: jsii.Bool(true),
-		IdleTimeout:             awscdk.Duration_Seconds(jsii.Number(IdleTimeout)),
+		IdleTimeout:             seconds(IdleTimeout),
 	})
 	enableAccessLogs(stack, alb, cfg)
 

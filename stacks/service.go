@@ -72,7 +72,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		PortMappings:           &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(ContainerPort)}},
 		ReadonlyRootFilesystem: jsii.Bool(true),
 		User:                   jsii.String(serviceUser),
-		StopTimeout:            awscdk.Duration_Seconds(jsii.Number(StopTimeout.Seconds())),
+		StopTimeout:            seconds(StopTimeout),
 		Environment: &map[string]*string{
 			"PORT":                   jsii.String(strconv.Itoa(ContainerPort)),
 			"CORS_ALLOWED_ORIGINS":   jsii.String(cfg.CorsAllowedOrigins),
@@ -108,11 +108,11 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Port:                jsii.Number(ContainerPort),
 		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
 		TargetType:          awselasticloadbalancingv2.TargetType_IP,
-		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(DeregistrationDelay.Seconds())),
+		DeregistrationDelay: seconds(DeregistrationDelay),
 		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
 			Path:                    jsii.String(HealthCheckPath),
-			Interval:                awscdk.Duration_Seconds(jsii.Number(HealthCheckInterval.Seconds())),
-			Timeout:                 awscdk.Duration_Seconds(jsii.Number(HealthCheckTimeout.Seconds())),
+			Interval:                seconds(HealthCheckInterval),
+			Timeout:                 seconds(HealthCheckTimeout),
 			HealthyThresholdCount:   jsii.Number(HealthyThreshold),
 			UnhealthyThresholdCount: jsii.Number(UnhealthyThreshold),
 			HealthyHttpCodes:        jsii.String("200"),
@@ -147,7 +147,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			AlarmNames: jsii.Strings(traffic.names...),
 			Behavior:   awsecs.AlarmBehavior_ROLLBACK_ON_ALARM,
 		},
-		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(HealthCheckGracePeriod.Seconds())),
+		HealthCheckGracePeriod: seconds(HealthCheckGracePeriod),
 		AssignPublicIp:         jsii.Bool(cfg.TasksInPublicSubnets()),
 		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetType},
 		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
@@ -164,15 +164,15 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	})
 	scaling.ScaleOnCpuUtilization(jsii.String("CpuScaling"), &awsecs.CpuUtilizationScalingProps{
 		TargetUtilizationPercent: jsii.Number(cfg.CpuTargetPercent),
-		ScaleInCooldown:          awscdk.Duration_Seconds(jsii.Number(cfg.ScaleInCooldown.Seconds())),
-		ScaleOutCooldown:         awscdk.Duration_Seconds(jsii.Number(cfg.ScaleOutCooldown.Seconds())),
+		ScaleInCooldown:          seconds(cfg.ScaleInCooldown),
+		ScaleOutCooldown:         seconds(cfg.ScaleOutCooldown),
 	})
 	if cfg.RequestsPerTarget > 0 {
 		scaling.ScaleOnRequestCount(jsii.String("RequestScaling"), &awsecs.RequestCountScalingProps{
 			RequestsPerTarget: jsii.Number(cfg.RequestsPerTarget),
 			TargetGroup:       targetGroup,
-			ScaleInCooldown:   awscdk.Duration_Seconds(jsii.Number(cfg.ScaleInCooldown.Seconds())),
-			ScaleOutCooldown:  awscdk.Duration_Seconds(jsii.Number(cfg.ScaleOutCooldown.Seconds())),
+			ScaleInCooldown:   seconds(cfg.ScaleInCooldown),
+			ScaleOutCooldown:  seconds(cfg.ScaleOutCooldown),
 		})
 	}
 	monitor(stack, cfg, targetGroup, service, props.Cluster, traffic)
