@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -17,7 +18,8 @@ import (
 
 // How long a condition must last before an alarm fires: long enough that a
 // single Spot interruption or deploy does not page anyone.
-// Deployment alarms decide faster, because a deploy waits on them.
+// Every metric is read per minute. Deployment alarms decide faster, because
+// a deploy waits on them.
 const (
 	alarmMinutes           = 5
 	deploymentAlarmMinutes = 3
@@ -52,7 +54,7 @@ func newTrafficAlarms(stack awscdk.Stack, tg awselasticloadbalancingv2.Applicati
 		AlarmName:        jsii.String(name("LatencyP99")),
 		AlarmDescription: jsii.String("The tasks' p99 response time is above alarmLatencyP99Ms"),
 		Metric: tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("p99"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+			Statistic: jsii.String("p99"), Period: seconds(time.Minute),
 		}),
 		Threshold:          jsii.Number(cfg.AlarmLatencyP99.Seconds()),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
@@ -71,7 +73,7 @@ func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.Applic
 			MetricName:    jsii.String(name),
 			DimensionsMap: &map[string]*string{"LoadBalancer": tg.FirstLoadBalancerFullName()},
 			Statistic:     jsii.String(statistic),
-			Period:        awscdk.Duration_Minutes(jsii.Number(1)),
+			Period:        seconds(time.Minute),
 		})
 	}
 	// Container Insights reports task counts per service.
@@ -81,10 +83,10 @@ func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.Applic
 			MetricName:    jsii.String(name),
 			DimensionsMap: &map[string]*string{"ClusterName": cluster.ClusterName(), "ServiceName": service.ServiceName()},
 			Statistic:     jsii.String("Average"),
-			Period:        awscdk.Duration_Minutes(jsii.Number(1)),
+			Period:        seconds(time.Minute),
 		})
 	}
-	minute := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1))}
+	minute := &awscloudwatch.MetricOptions{Period: seconds(time.Minute)}
 
 	alarms := []awscloudwatch.Alarm{
 		traffic.target5xx,
@@ -175,7 +177,7 @@ func errorRateAlarm(stack awscdk.Stack, id string, name *string, description str
 		Expression:   jsii.String("IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{"errors": errors, "requests": requests},
 		Label:        jsii.String("5xx % of requests"),
-		Period:       awscdk.Duration_Minutes(jsii.Number(1)),
+		Period:       seconds(time.Minute),
 	})
 	return awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
 		AlarmName:          name,
