@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -94,27 +95,41 @@ func get(client *http.Client, url string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
+// runningService is run started in the background by startRun.
+type runningService struct {
+	port           int
+	addr           string // 127.0.0.1:port
+	cancel         func() // the stop signal
+	done           chan error
+	stdout, stderr syncBuffer
+}
+
+// startRun starts run on a free port with the given arguments and settings
+// and waits until /healthcheck answers.
+func startRun(t *testing.T, args []string, settings map[string]string) *runningService {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r := &runningService{port: freePort(t), cancel: cancel, done: make(chan error, 1)}
+	r.addr = "127.0.0.1:" + strconv.Itoa(r.port)
+	vars := map[string]string{"PORT": strconv.Itoa(r.port)}
+	maps.Copy(vars, settings)
+	go func() { r.done <- run(ctx, args, env(vars), &r.stdout, &r.stderr) }()
+	waitForReady(t, "http://"+r.addr+"/healthcheck", 5*time.Second)
+	return r
+}
+
 func TestRunDrainsThenStops(t *testing.T) {
 	t.Parallel()
 	const drainDelay = 300 * time.Millisecond
-	port := freePort(t)
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"service"}, env(map[string]string{
-			"PORT":             strconv.Itoa(port),
-			"DRAIN_DELAY":      drainDelay.String(),
-			"SHUTDOWN_TIMEOUT": "2s",
-		}), &stdout, &stderr)
-	}()
-	waitForReady(t, base+"/healthcheck", 5*time.Second)
+	r := startRun(t, []string{"service"}, map[string]string{
+		"DRAIN_DELAY":      drainDelay.String(),
+		"SHUTDOWN_TIMEOUT": "2s",
+	})
+	port, base, done, stdout, stderr := r.port, "http://"+r.addr, r.done, &r.stdout, &r.stderr
 
 	client := &http.Client{Timeout: time.Second}
-	cancel()
+	r.cancel()
 	stopped := time.Now()
 
 	// The health check fails at once: allow only the time for run to see
@@ -198,20 +213,11 @@ func equal(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b,
 // finishing its body: run must cut it and return an error.
 func TestRunShutdownTimeout(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, nil, env(map[string]string{
-			"PORT":             strconv.Itoa(port),
-			"DRAIN_DELAY":      "0s",
-			"SHUTDOWN_TIMEOUT": "200ms",
-		}), &stdout, &stderr)
-	}()
-	waitForReady(t, "http://"+addr+"/healthcheck", 5*time.Second)
+	r := startRun(t, nil, map[string]string{
+		"DRAIN_DELAY":      "0s",
+		"SHUTDOWN_TIMEOUT": "200ms",
+	})
+	addr, done, stdout, cancel := r.addr, r.done, &r.stdout, r.cancel
 
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
