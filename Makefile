@@ -61,8 +61,8 @@ destroy: $(CDK) $(NODE)
 smoke: $(NODE)
 	@url="$$(node -p 'Object.values(require("./cdk-outputs.json")).map(o => o.ServiceUrl).find(Boolean)')"; \
 	echo "smoke test of $$url"; \
-	curl -fsS --max-time 10 "$$url/healthcheck" | grep -qx '"Healthy"' && echo "GET /healthcheck: ok"; \
-	curl -fsS --max-time 10 "$$url/" | grep -q 'HELLO WORLD' && echo "GET /: ok"
+	curl -fsS --max-time 10 "$$url/healthcheck" | grep -qx '"Healthy"'; echo "GET /healthcheck: ok"; \
+	curl -fsS --max-time 10 "$$url/" | grep -q 'HELLO WORLD'; echo "GET /: ok"
 
 ## bench: the service against a bare net/http server, same load, same run
 bench:
