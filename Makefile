@@ -23,46 +23,59 @@ NODE := $(LOCAL_NODE_DIR)/node
 export PATH := $(LOCAL_NODE_DIR):$(PATH)
 endif
 
-# Extra CLI arguments, e.g. make synth CDK_ARGS="-c natGateways=1".
+# Extra CLI arguments, e.g. make synth CDK_ARGS="-c natGateways=1", and the
+# stacks that deploy and destroy act on, e.g. STACKS="--exclusively Service".
 CDK_ARGS ?=
+STACKS ?= --all
 
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: synth test bootstrap deploy diff destroy smoke bench
+.PHONY: help synth test bootstrap deploy diff destroy smoke logs bench
+.DEFAULT_GOAL := help
 
-## synth: write the four CloudFormation templates to cdk.out/
+## help: list these targets
+help:
+	@sed -n 's/^## \([a-z]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 12
+
+## synth: write the CloudFormation templates to cdk.out/
 synth: $(CDK) $(NODE)
 	$(CDK) synth $(CDK_ARGS)
 
-## test: gofmt check, go vet and every test (stacks and service)
+## test: gofmt check, go vet and every test: stacks (cfn-lint included), service
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: pip install cfn-lint)"
 	go vet ./...
 	go test ./...
 
-## bootstrap: prepare the account and region for CDK, once (needs AWS credentials)
+## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
 	$(CDK) bootstrap $(CDK_ARGS)
+	scripts/ecs-service-linked-role.sh
 
-## deploy: build and push the image, deploy all stacks in order (needs AWS credentials and Docker)
+## deploy: build and push the image, deploy all stacks in order (needs AWS credentials and Docker with BuildKit)
+deploy: export DOCKER_BUILDKIT := 1
 deploy: $(CDK) $(NODE)
-	$(CDK) deploy --all --outputs-file cdk-outputs.json $(CDK_ARGS)
+	scripts/preflight.sh $(CDK) $(CDK_ARGS)
+	$(CDK) deploy $(STACKS) --outputs-file cdk-outputs.json $(CDK_ARGS)
 
-## diff: compare the templates with what is deployed (needs AWS credentials)
+## diff: compare every stack's template with what is deployed (needs AWS credentials)
 diff: $(CDK) $(NODE)
-	$(CDK) diff --all $(CDK_ARGS)
+	$(CDK) diff $(CDK_ARGS)
 
 ## destroy: delete all stacks, service first (needs AWS credentials)
 destroy: $(CDK) $(NODE)
-	$(CDK) destroy --all $(CDK_ARGS)
+	$(CDK) destroy $(STACKS) $(CDK_ARGS)
 
-## smoke: check /healthcheck and / at the URL that `make deploy` wrote to cdk-outputs.json
+## smoke: check the health path and SMOKE_PATH (/) for SMOKE_BODY at the deployed URL, from cdk-outputs.json
 smoke: $(NODE)
-	@url="$$(node -p 'Object.values(require("./cdk-outputs.json")).map(o => o.ServiceUrl).find(Boolean)')"; \
-	echo "smoke test of $$url"; \
-	curl -fsS --max-time 10 "$$url/healthcheck" | grep -qx '"Healthy"'; echo "GET /healthcheck: ok"; \
-	curl -fsS --max-time 10 "$$url/" | grep -q 'HELLO WORLD'; echo "GET /: ok"
+	scripts/smoke.sh
+
+## logs: follow the service's logs (needs AWS credentials and the AWS CLI)
+logs: $(NODE)
+	@command -v aws >/dev/null || { echo "make logs: needs the AWS CLI (aws)" >&2; exit 1; }
+	aws logs tail "$$(scripts/output.sh LogGroupName)" --follow --since 10m
 
 ## bench: the service against a bare net/http server, same load, same run
 bench:

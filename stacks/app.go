@@ -6,13 +6,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// Stacks are the four stacks of one deployment, in deploy order.
+// Stacks are the four stacks of one deployment, in deploy order. Network is
+// nil with vpcId, which deploys into an existing VPC.
 type Stacks struct {
 	Network      *NetworkStack
 	LoadBalancer *LoadBalancerStack
@@ -20,9 +22,21 @@ type Stacks struct {
 	Service      *ServiceStack
 }
 
+// untaggable are resource types that the app tag skips: CDK 2.276's L1
+// classes accept Tags on them, but the CloudFormation resource schemas that
+// cfn-lint 1.51 ships do not list the property (rule E3002), and a deploy
+// that CloudFormation rejects costs more than a missing cost tag.
+var untaggable = []string{
+	"AWS::ElasticLoadBalancingV2::Listener",
+	"AWS::ElasticLoadBalancingV2::ListenerRule",
+	"AWS::ApplicationAutoScaling::ScalableTarget",
+	"AWS::CloudWatch::Dashboard",
+}
+
 // New adds the four stacks to app, tags them and applies cdk-nag's AWS
-// Solutions checks. Each consumes the others through typed
-// fields; CDK turns those into cross-stack references and deploy order.
+// Solutions checks. Each consumes the others through typed fields; CDK turns
+// those into cross-stack references (exports, see cdk.json) and deploy
+// order.
 func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 	stackProps := func(name, description string) awscdk.StackProps {
 		return awscdk.StackProps{
@@ -31,30 +45,43 @@ func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 			Env:         cfg.env(),
 		}
 	}
-	network := NewNetworkStack(app, "Network", &NetworkStackProps{
-		StackProps: stackProps("Network", "VPC with public and private subnets and flow logs"),
-		Config:     cfg,
-	})
+	// With vpcId the VPC is an existing one and there is no Network stack:
+	// the other stacks look it up.
+	var network *NetworkStack
+	var vpc awsec2.IVpc
+	if cfg.VpcId == "" {
+		network = NewNetworkStack(app, "Network", &NetworkStackProps{
+			StackProps: stackProps("Network", "VPC with public and private subnets and flow logs"),
+			Config:     cfg,
+		})
+		vpc = network.Vpc
+	}
 	lb := NewLoadBalancerStack(app, "LoadBalancer", &LoadBalancerStackProps{
-		StackProps: stackProps("LoadBalancer", "Internet-facing Application Load Balancer and its access logs"),
+		StackProps: stackProps("LoadBalancer", "Internet-facing Application Load Balancer, its target group and its access logs"),
 		Config:     cfg,
-		Vpc:        network.Vpc,
+		Vpc:        vpc,
 	})
 	cluster := NewClusterStack(app, "Cluster", &ClusterStackProps{
 		StackProps: stackProps("Cluster", "ECS cluster with the FARGATE and FARGATE_SPOT capacity providers"),
-		Vpc:        network.Vpc,
+		Config:     cfg,
+		Vpc:        vpc,
 	})
 	service := NewServiceStack(app, "Service", &ServiceStackProps{
 		StackProps:                stackProps("Service", "Go web service on Fargate Spot behind the load balancer, with auto scaling"),
 		Config:                    cfg,
-		Vpc:                       network.Vpc,
+		Vpc:                       vpc,
 		Cluster:                   cluster.Cluster,
-		Listener:                  lb.Listener,
+		TargetGroup:               lb.TargetGroup,
 		LoadBalancerSecurityGroup: lb.SecurityGroup,
+		LoadBalancerFullName:      lb.LoadBalancerFullName,
+		TargetGroupFullName:       lb.TargetGroupFullName,
 		Image:                     image,
 	})
-	// For cost allocation: every resource carries the app's name.
-	awscdk.Tags_Of(app).Add(jsii.String("app"), jsii.String(cfg.AppName), nil)
+	// For cost allocation: every resource that can carry a tag carries the
+	// app's name.
+	awscdk.Tags_Of(app).Add(jsii.String("app"), jsii.String(cfg.AppName), &awscdk.TagProps{
+		ExcludeResourceTypes: jsii.Strings(untaggable...),
+	})
 	// Every synth, not only the tests, checks the AWS Solutions rules: a
 	// finding is an error annotation and stops `cdk synth`. Accepted
 	// findings are suppressed beside their resource, with the reason.
@@ -63,16 +90,6 @@ func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 		Reports: jsii.Bool(false),
 	}), nil)
 	return &Stacks{Network: network, LoadBalancer: lb, Cluster: cluster, Service: service}
-}
-
-// env binds the stacks to an account and region when one is known, and
-// leaves them environment-agnostic otherwise, so that synth needs no
-// credentials.
-func (c Config) env() *awscdk.Environment {
-	if c.Account == "" {
-		return nil
-	}
-	return &awscdk.Environment{Account: jsii.String(c.Account), Region: jsii.String(c.Region)}
 }
 
 // suppress accepts a cdk-nag finding on c and its children, with the reason

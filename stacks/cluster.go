@@ -11,6 +11,8 @@ import (
 // ClusterStackProps configures the cluster stack.
 type ClusterStackProps struct {
 	awscdk.StackProps
+	Config Config
+	// Vpc is the Network stack's VPC; nil with vpcId.
 	Vpc awsec2.IVpc
 }
 
@@ -27,9 +29,13 @@ type ClusterStack struct {
 func NewClusterStack(scope constructs.Construct, id string, props *ClusterStackProps) *ClusterStack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
-		Vpc:                            props.Vpc,
+		Vpc:                            vpcIn(stack, props.Vpc, props.Config),
 		EnableFargateCapacityProviders: jsii.Bool(true),
 		ContainerInsightsV2:            awsecs.ContainerInsights_ENABLED,
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ClusterName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("ECS cluster of the service (aws ecs describe-services --cluster ...)"),
+		Value:       cluster.ClusterName(),
 	})
 	return &ClusterStack{Stack: stack, Cluster: cluster}
 }

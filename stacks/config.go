@@ -1,9 +1,10 @@
 package stacks
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,42 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
-)
-
-// The timings below are chosen together: the service (service/config.go)
-// defaults to the same drain and shutdown values, and the stacks pass them to
-// the container explicitly so the two cannot drift apart.
-//
-//   - The target group checks GET /healthcheck every HealthCheckInterval and
-//     needs HealthyThreshold passes before a new task takes traffic:
-//     3 x 5 s = 15 s (the original needed 5 x 60 s = 5 minutes).
-//   - On SIGTERM the service answers 503 on /healthcheck at once; the ALB
-//     stops routing to it after UnhealthyThreshold failures: 2 x 5 s = 10 s.
-//     DrainDelay = 10 s + 5 s margin = 15 s, during which it still serves
-//     everything else. On a scale-in or deploy ECS has already deregistered
-//     the task; on a Spot interruption SIGTERM can arrive while the task is
-//     still registered and taking requests, which is why the drain matters.
-//   - Then http.Server.Shutdown waits up to ShutdownTimeout = 10 s for
-//     requests in flight, which the service's 10 s WriteTimeout bounds.
-//   - StopTimeout = DrainDelay + ShutdownTimeout + 5 s = 30 s before ECS
-//     sends SIGKILL: well inside the 120 s Spot interruption warning.
-//   - DeregistrationDelay = 15 s: the ALB lets requests already sent to a
-//     deregistering task finish for longer than WriteTimeout allows any of
-//     them to run, and the whole stop still ends far inside 120 s.
-//   - HealthCheckGracePeriod = 30 s, twice the 15 s a task needs to turn
-//     healthy, so ECS does not kill tasks that are still registering.
-const (
-	ContainerPort          = 5000
-	HealthCheckPath        = "/healthcheck"
-	HealthCheckInterval    = 5 * time.Second
-	HealthCheckTimeout     = 2 * time.Second
-	HealthyThreshold       = 3
-	UnhealthyThreshold     = 2
-	DrainDelay             = 15 * time.Second
-	ShutdownTimeout        = 10 * time.Second
-	StopTimeout            = DrainDelay + ShutdownTimeout + 5*time.Second
-	DeregistrationDelay    = 15 * time.Second
-	HealthCheckGracePeriod = 30 * time.Second
 )
 
 // Config is everything a user can change without editing Go. It is read from
@@ -61,11 +26,20 @@ type Config struct {
 	Account string
 	Region  string
 
+	// VpcId, when set, is an existing VPC to deploy into instead of the
+	// Network stack's own.
+	VpcId       string
 	MaxAzs      int
 	NatGateways int
 
-	Cpu       int
-	MemoryMiB int
+	ContainerPort   int
+	HealthCheckPath string
+	Cpu             int
+	MemoryMiB       int
+	// Environment holds the app's plain variables; Secrets the variables
+	// ECS reads from Secrets Manager or SSM Parameter Store at task start.
+	Environment map[string]string
+	Secrets     map[string]Secret
 
 	MinTasks          int
 	MaxTasks          int
@@ -82,10 +56,13 @@ type Config struct {
 	// with an explicit origin list.
 	CorsAllowCredentials bool
 
-	// DomainName, HostedZoneId and HostedZoneName turn on HTTPS together.
+	// DomainName turns on HTTPS, with a certificate that CertificateArn
+	// names or that ACM issues through the HostedZoneId/HostedZoneName zone,
+	// which then also holds the alias record.
 	DomainName     string
 	HostedZoneId   string
 	HostedZoneName string
+	CertificateArn string
 
 	// AlarmEmail, when set, receives every alarm through an SNS topic.
 	AlarmEmail            string
@@ -95,32 +72,53 @@ type Config struct {
 	AlarmMemoryPercent    int
 }
 
-// HasDomain reports whether the custom-domain keys are set.
+// Secret is where ECS reads one secret variable of the container: a
+// Secrets Manager secret (SecretArn, optionally one JSONKey of it) or an
+// SSM parameter (ParameterName in the stacks' account and region, or
+// ParameterArn). KmsKeyArn is the customer-managed key that encrypts it,
+// if any: the execution role may then decrypt with that key.
+type Secret struct {
+	SecretArn     string
+	JSONKey       string
+	ParameterName string
+	ParameterArn  string
+	KmsKeyArn     string
+}
+
+// HasDomain reports whether the service is served over HTTPS on DomainName.
 func (c Config) HasDomain() bool { return c.DomainName != "" }
+
+// HasHostedZone reports whether the domain's Route 53 zone is given, so that
+// the stacks can validate a certificate and write the alias record.
+func (c Config) HasHostedZone() bool { return c.HostedZoneId != "" }
 
 // TasksInPublicSubnets reports whether tasks run in public subnets with a
 // public IP, which is the case without NAT gateways: they still accept
 // traffic only from the load balancer's security group.
 func (c Config) TasksInPublicSubnets() bool { return c.NatGateways == 0 }
 
-// fargateMemory lists, for each Fargate CPU value, the memory sizes (MiB) it
-// accepts.
-var fargateMemory = map[int][]int{
-	256:   {512, 1024, 2048},
-	512:   steps(1024, 4096, 1024),
-	1024:  steps(2048, 8192, 1024),
-	2048:  steps(4096, 16384, 1024),
-	4096:  steps(8192, 30720, 1024),
-	8192:  steps(16384, 61440, 4096),
-	16384: steps(32768, 122880, 8192),
+// stackEnvironment is what the stacks tell the container about itself: the
+// port and health path the target group uses, the stop timings, CORS. The
+// app's own Environment may not redefine any of it.
+func (c Config) stackEnvironment() map[string]string {
+	return map[string]string{
+		"PORT":                   strconv.Itoa(c.ContainerPort),
+		"HEALTH_CHECK_PATH":      c.HealthCheckPath,
+		"DRAIN_DELAY":            DrainDelay.String(),
+		"SHUTDOWN_TIMEOUT":       ShutdownTimeout.String(),
+		"CORS_ALLOWED_ORIGINS":   c.CorsAllowedOrigins,
+		"CORS_ALLOW_CREDENTIALS": strconv.FormatBool(c.CorsAllowCredentials),
+	}
 }
 
-func steps(from, to, step int) []int {
-	var s []int
-	for v := from; v <= to; v += step {
-		s = append(s, v)
+// containerEnvironment is the container's whole plain environment.
+func (c Config) containerEnvironment() map[string]string {
+	env := maps.Clone(c.Environment)
+	if env == nil {
+		env = map[string]string{}
 	}
-	return s
+	maps.Copy(env, c.stackEnvironment())
+	return env
 }
 
 // retentionDays maps the retention periods CloudWatch Logs accepts, in days,
@@ -139,15 +137,6 @@ var retentionDays = map[int]awslogs.RetentionDays{
 // LogRetention is the CDK form of LogRetentionDays.
 func (c Config) LogRetention() awslogs.RetentionDays { return retentionDays[c.LogRetentionDays] }
 
-var (
-	appNamePattern      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,29}$`)
-	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	hostedZoneIdPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
-	emailPattern        = regexp.MustCompile(`^[^@\s]+@([a-z0-9-]+\.)+[a-z]{2,63}$`)
-	domainPattern       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-)
-
 // ConfigError names the context key, the value and what is allowed, on one
 // line, so that a failed synth says exactly what to fix.
 type ConfigError struct {
@@ -164,19 +153,31 @@ func (e *ConfigError) Error() string {
 // the account and region from CDK_DEFAULT_ACCOUNT/CDK_DEFAULT_REGION (passed
 // in by the caller) when the context does not set them.
 func LoadConfig(app awscdk.App, getenv func(string) string) (Config, error) {
-	return loadConfig(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) }, getenv)
+	// GetAllContext names every key, but hands nested objects back in
+	// jsii's wire form ({"$jsii.map": …}); TryGetContext returns plain values.
+	all, _ := app.Node().GetAllContext(nil).(map[string]any)
+	ctx := make(map[string]any, len(all))
+	for key := range all {
+		ctx[key] = app.Node().TryGetContext(jsii.String(key))
+	}
+	return loadConfig(ctx, getenv)
 }
 
-func loadConfig(get func(key string) any, getenv func(string) string) (Config, error) {
-	r := contextReader{get: get}
+func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) {
+	r := contextReader{ctx: ctx, read: map[string]bool{}}
 	c := Config{
 		AppName:               r.str("appName"),
 		Account:               r.str("account"),
 		Region:                r.str("region"),
+		VpcId:                 r.str("vpcId"),
 		MaxAzs:                r.int("maxAzs"),
 		NatGateways:           r.int("natGateways"),
+		ContainerPort:         r.int("containerPort"),
+		HealthCheckPath:       r.str("healthCheckPath"),
 		Cpu:                   r.int("cpu"),
 		MemoryMiB:             r.int("memoryMiB"),
+		Environment:           r.environment("environment"),
+		Secrets:               r.secrets("secrets"),
 		MinTasks:              r.int("minTasks"),
 		MaxTasks:              r.int("maxTasks"),
 		OnDemandBaseTasks:     r.int("onDemandBaseTasks"),
@@ -188,13 +189,17 @@ func loadConfig(get func(key string) any, getenv func(string) string) (Config, e
 		CorsAllowedOrigins:    r.str("corsAllowedOrigins"),
 		CorsAllowCredentials:  r.bool("corsAllowCredentials"),
 		DomainName:            r.str("domainName"),
-		HostedZoneId:          r.str("hostedZoneId"),
+		HostedZoneId:          strings.TrimPrefix(r.str("hostedZoneId"), "/hostedzone/"),
 		HostedZoneName:        r.str("hostedZoneName"),
+		CertificateArn:        r.str("certificateArn"),
 		AlarmEmail:            r.str("alarmEmail"),
 		AlarmErrorRatePercent: r.int("alarmErrorRatePercent"),
 		AlarmLatencyP99:       time.Duration(r.int("alarmLatencyP99Ms")) * time.Millisecond,
 		AlarmCpuPercent:       r.int("alarmCpuPercent"),
 		AlarmMemoryPercent:    r.int("alarmMemoryPercent"),
+	}
+	if r.err == nil {
+		r.rejectUnknown()
 	}
 	if r.err != nil {
 		return Config{}, r.err
@@ -214,120 +219,13 @@ func loadConfig(get func(key string) any, getenv func(string) string) (Config, e
 	return c, nil
 }
 
-func (c Config) validate() error {
-	bad := func(key string, value any, allowed string) error {
-		return &ConfigError{Key: key, Value: value, Allowed: allowed}
-	}
-	switch {
-	case !appNamePattern.MatchString(c.AppName):
-		return bad("appName", c.AppName, "want a letter followed by up to 29 letters, digits or hyphens")
-	case c.Account != "" && !accountPattern.MatchString(c.Account):
-		return bad("account", c.Account, "want a 12-digit AWS account id, or empty")
-	case c.Region != "" && !regionPattern.MatchString(c.Region):
-		return bad("region", c.Region, "want an AWS region such as eu-west-1, or empty")
-	case c.Region != "" && c.Account == "":
-		return bad("region", c.Region, "set together with account (or CDK_DEFAULT_ACCOUNT), or leave empty")
-	case c.MaxAzs < 2 || c.MaxAzs > 6:
-		return bad("maxAzs", c.MaxAzs, "want 2 to 6 (an ALB needs two Availability Zones)")
-	case c.NatGateways < 0 || c.NatGateways > c.MaxAzs:
-		return bad("natGateways", c.NatGateways, fmt.Sprintf("want 0 (tasks in public subnets) to maxAzs (%d)", c.MaxAzs))
-	case fargateMemory[c.Cpu] == nil:
-		return bad("cpu", c.Cpu, "want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384")
-	case !slices.Contains(fargateMemory[c.Cpu], c.MemoryMiB):
-		return bad("memoryMiB", c.MemoryMiB, fmt.Sprintf("want a Fargate memory size for cpu %d: %s", c.Cpu, describeMemory(fargateMemory[c.Cpu])))
-	case c.MinTasks < 1 || c.MinTasks > 100:
-		return bad("minTasks", c.MinTasks, "want 1 to 100")
-	case c.MaxTasks < c.MinTasks || c.MaxTasks > 100:
-		return bad("maxTasks", c.MaxTasks, fmt.Sprintf("want minTasks (%d) to 100", c.MinTasks))
-	case c.OnDemandBaseTasks < 0 || c.OnDemandBaseTasks > c.MaxTasks:
-		return bad("onDemandBaseTasks", c.OnDemandBaseTasks, fmt.Sprintf("want 0 (all Spot) to maxTasks (%d)", c.MaxTasks))
-	case c.CpuTargetPercent < 10 || c.CpuTargetPercent > 90:
-		return bad("cpuTargetPercent", c.CpuTargetPercent, "want 10 to 90")
-	case c.ScaleInCooldown < 0 || c.ScaleInCooldown > time.Hour:
-		return bad("scaleInCooldownSeconds", int(c.ScaleInCooldown.Seconds()), "want 0 to 3600")
-	case c.ScaleOutCooldown < 0 || c.ScaleOutCooldown > time.Hour:
-		return bad("scaleOutCooldownSeconds", int(c.ScaleOutCooldown.Seconds()), "want 0 to 3600")
-	case c.RequestsPerTarget < 0:
-		return bad("requestsPerTarget", c.RequestsPerTarget, "want 0 (off) or a positive number of requests per task per minute")
-	case retentionDays[c.LogRetentionDays] == "":
-		return bad("logRetentionDays", c.LogRetentionDays, "want one of "+strings.Trim(fmt.Sprint(slices.Sorted(maps.Keys(retentionDays))), "[]"))
-	}
-	if err := validateOrigins(c.CorsAllowedOrigins); err != "" {
-		return bad("corsAllowedOrigins", c.CorsAllowedOrigins, err)
-	}
-	if c.CorsAllowCredentials && c.CorsAllowedOrigins == "*" {
-		// Any site could then make credentialed reads, the original's flaw.
-		return bad("corsAllowCredentials", c.CorsAllowCredentials, `want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`)
-	}
-	switch {
-	case c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail):
-		return bad("alarmEmail", c.AlarmEmail, "want an e-mail address such as ops@example.com, or empty for alarms without an action")
-	case c.AlarmErrorRatePercent < 1 || c.AlarmErrorRatePercent > 100:
-		return bad("alarmErrorRatePercent", c.AlarmErrorRatePercent, "want 1 to 100")
-	case c.AlarmLatencyP99 < 10*time.Millisecond || c.AlarmLatencyP99 > time.Minute:
-		return bad("alarmLatencyP99Ms", c.AlarmLatencyP99.Milliseconds(), "want 10 to 60000")
-	case c.AlarmCpuPercent < 1 || c.AlarmCpuPercent > 100:
-		return bad("alarmCpuPercent", c.AlarmCpuPercent, "want 1 to 100")
-	case c.AlarmMemoryPercent < 1 || c.AlarmMemoryPercent > 100:
-		return bad("alarmMemoryPercent", c.AlarmMemoryPercent, "want 1 to 100")
-	}
-	return c.validateDomain()
-}
-
-func describeMemory(m []int) string {
-	if len(m) <= 3 {
-		return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(m)), ", "), "[]")
-	}
-	return fmt.Sprintf("%d to %d in steps of %d", m[0], m[len(m)-1], m[1]-m[0])
-}
-
-// validateOrigins mirrors the service's own check so that a bad origin stops
-// synth instead of a task at start-up.
-func validateOrigins(s string) string {
-	const allowed = `want "*" or a comma-separated list of origins such as https://app.example.com`
-	if s == "*" {
-		return ""
-	}
-	for o := range strings.SplitSeq(s, ",") {
-		u, err := url.Parse(strings.TrimSpace(o))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-			return allowed
-		}
-	}
-	return ""
-}
-
-func (c Config) validateDomain() error {
-	set := 0
-	for _, v := range []string{c.DomainName, c.HostedZoneId, c.HostedZoneName} {
-		if v != "" {
-			set++
-		}
-	}
-	const together = "set domainName, hostedZoneId and hostedZoneName together, or none of them"
-	switch {
-	case set == 0:
-		return nil
-	case c.DomainName == "" || !domainPattern.MatchString(c.DomainName):
-		return &ConfigError{Key: "domainName", Value: c.DomainName, Allowed: "want a lower-case DNS name such as app.example.com; " + together}
-	case c.HostedZoneName == "" || !domainPattern.MatchString(strings.TrimSuffix(c.HostedZoneName, ".")):
-		return &ConfigError{Key: "hostedZoneName", Value: c.HostedZoneName, Allowed: "want the hosted zone's DNS name such as example.com; " + together}
-	case !hostedZoneIdPattern.MatchString(c.HostedZoneId):
-		return &ConfigError{Key: "hostedZoneId", Value: c.HostedZoneId, Allowed: "want a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ; " + together}
-	}
-	zone := strings.TrimSuffix(c.HostedZoneName, ".")
-	if c.DomainName != zone && !strings.HasSuffix(c.DomainName, "."+zone) {
-		return &ConfigError{Key: "domainName", Value: c.DomainName, Allowed: fmt.Sprintf("want a name inside hostedZoneName %q", zone)}
-	}
-	return nil
-}
-
-// contextReader reads typed values from CDK context and keeps the first
-// error. Values from cdk.json arrive as JSON types; values from
-// `cdk synth -c key=value` always arrive as strings.
+// contextReader reads typed values from CDK context, remembers which keys it
+// read and keeps the first error. Values from cdk.json arrive as JSON types;
+// values from `cdk synth -c key=value` always arrive as strings.
 type contextReader struct {
-	get func(key string) any
-	err error
+	ctx  map[string]any
+	read map[string]bool
+	err  error
 }
 
 func (r *contextReader) fail(key string, v any, allowed string) {
@@ -337,7 +235,8 @@ func (r *contextReader) fail(key string, v any, allowed string) {
 }
 
 func (r *contextReader) raw(key string) (any, bool) {
-	v := r.get(key)
+	r.read[key] = true
+	v := r.ctx[key]
 	if v == nil {
 		r.fail(key, "", "the key is missing: add it to the context section of cdk.json (see README, Configuration)")
 		return nil, false
@@ -391,4 +290,170 @@ func (r *contextReader) int(key string) int {
 	}
 	r.fail(key, v, "want a whole number")
 	return 0
+}
+
+// object reads a JSON object: as JSON from cdk.json, or as a JSON string
+// from -c key='{"NAME":"value"}'.
+func (r *contextReader) object(key, example string) map[string]any {
+	v, ok := r.raw(key)
+	if !ok {
+		return nil
+	}
+	if s, isString := v.(string); isString {
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			v = nil
+		}
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		r.fail(key, compact(r.ctx[key]), "want a JSON object such as "+example)
+	}
+	return m
+}
+
+// environment reads the app's plain variables.
+func (r *contextReader) environment(key string) map[string]string {
+	out := map[string]string{}
+	for name, v := range r.object(key, `{"LOG_LEVEL":"debug"}`) {
+		s, ok := v.(string)
+		if !ok {
+			r.fail(key, name, "want a string value (quote numbers and booleans)")
+		}
+		out[name] = s
+	}
+	return out
+}
+
+// secrets reads the app's secret variables: each value is where the secret
+// lives, or {"from": where, "kmsKeyArn": key}.
+func (r *contextReader) secrets(key string) map[string]Secret {
+	out := map[string]Secret{}
+	for name, v := range r.object(key, `{"DB_PASSWORD":"arn:aws:secretsmanager:…:secret:db-AbCdEf"}`) {
+		var from, kmsKey string
+		switch v := v.(type) {
+		case string:
+			from = v
+		case map[string]any:
+			var o struct {
+				From      string `json:"from"`
+				KmsKeyArn string `json:"kmsKeyArn"`
+			}
+			b, _ := json.Marshal(v)
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if dec.Decode(&o) != nil || o.From == "" {
+				r.fail(key, name, `want {"from": "<secret ARN or parameter>", "kmsKeyArn": "<key ARN>"} (kmsKeyArn optional)`)
+				continue
+			}
+			from, kmsKey = o.From, o.KmsKeyArn
+		default:
+			r.fail(key, name, "want a secret ARN or parameter name, or an object with from and kmsKeyArn")
+			continue
+		}
+		s, err := parseSecret(strings.TrimSpace(from))
+		if err != "" {
+			r.fail(key, name+"="+from, err)
+		}
+		s.KmsKeyArn = strings.TrimSpace(kmsKey)
+		out[name] = s
+	}
+	return out
+}
+
+var (
+	secretArnPattern    = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6})(?::([^:]+))?$`)
+	parameterArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
+	parameterPattern    = regexp.MustCompile(`^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
+)
+
+// parseSecret tells a Secrets Manager secret from an SSM parameter.
+func parseSecret(from string) (Secret, string) {
+	if m := secretArnPattern.FindStringSubmatch(from); m != nil {
+		return Secret{SecretArn: m[1], JSONKey: m[2]}, ""
+	}
+	switch {
+	case strings.Contains(from, ":secretsmanager:"):
+		return Secret{}, "want a complete Secrets Manager secret ARN, ending in the hyphen and 6 characters AWS adds to the name, optionally followed by :json-key"
+	case parameterArnPattern.MatchString(from):
+		return Secret{ParameterArn: from}, ""
+	case !strings.HasPrefix(from, "arn:") && len(from) <= 2048 && parameterPattern.MatchString(from):
+		return Secret{ParameterName: from}, ""
+	}
+	return Secret{}, "want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN"
+}
+
+// compact renders a context value for an error message.
+func compact(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// userKey matches the context keys that are this app's settings. CDK's own
+// keys (feature flags such as @aws-cdk/..., aws:cdk:..., lookup caches such
+// as availability-zones:...) never match it.
+var userKey = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+
+// rejectUnknown fails on a user key that LoadConfig did not read: a typo
+// such as -c minTask=3 would otherwise be ignored without a word.
+func (r *contextReader) rejectUnknown() {
+	for _, key := range slices.Sorted(maps.Keys(r.ctx)) {
+		if r.read[key] || !userKey.MatchString(key) {
+			continue
+		}
+		hint := "see README, Configuration, for the keys"
+		if near := nearest(key, slices.Collect(maps.Keys(r.read))); near != "" {
+			hint = "did you mean " + near + "? (see README, Configuration)"
+		}
+		r.fail(key, compact(r.ctx[key]), "unknown key; "+hint)
+		return
+	}
+}
+
+// nearest returns the known key closest to key, if it is close enough to
+// be a typo: the same letters in another case, or at most two edits away.
+func nearest(key string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range slices.Sorted(slices.Values(known)) {
+		if strings.EqualFold(k, key) {
+			return k
+		}
+		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// env binds the stacks to an account and region when one is known, and
+// leaves them environment-agnostic otherwise, so that synth needs no
+// credentials.
+func (c Config) env() *awscdk.Environment {
+	if c.Account == "" {
+		return nil
+	}
+	return &awscdk.Environment{Account: jsii.String(c.Account), Region: jsii.String(c.Region)}
 }

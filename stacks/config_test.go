@@ -1,31 +1,43 @@
 package stacks
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
 
+// noEnv is a getenv without CDK_DEFAULT_ACCOUNT, as without credentials.
+func noEnv(string) string { return "" }
+
 func TestConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig(func(k string) any { return cdkContext(t)[k] }, func(string) string { return "" })
+	cfg, err := loadConfig(cdkContext(t), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{
-		AppName: "fargo", MaxAzs: 3, NatGateways: 0, Cpu: 256, MemoryMiB: 512,
+		AppName: "fargo", MaxAzs: 3, NatGateways: 0, ContainerPort: 5000, HealthCheckPath: "/healthcheck",
+		Cpu: 256, MemoryMiB: 512, Environment: map[string]string{}, Secrets: map[string]Secret{},
 		MinTasks: 2, MaxTasks: 3, OnDemandBaseTasks: 1, CpuTargetPercent: 70,
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
 		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults from cdk.json:\n got %+v\nwant %+v", cfg, want)
 	}
 }
+
+const (
+	secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf"
+	keyArn    = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+)
 
 func TestConfigErrors(t *testing.T) {
 	// Each bad value stops synth with one line naming the key, the value
@@ -38,12 +50,30 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"appName", "9lives", `invalid context value appName="9lives": want a letter followed by up to 29 letters, digits or hyphens`},
 		{"account", "12345", `invalid context value account="12345": want a 12-digit AWS account id, or empty`},
+		{"vpcId", "vpc-xyz", `invalid context value vpcId="vpc-xyz": want an existing VPC's id such as vpc-0123456789abcdef0, or empty for the Network stack's own VPC`},
+		{"vpcId", "vpc-0123456789abcdef0", `invalid context value vpcId="vpc-0123456789abcdef0": looking the VPC up needs an account and region: run with AWS credentials, or set account and region`},
 		{"maxAzs", "1", `invalid context value maxAzs="1": want 2 to 6 (an ALB needs two Availability Zones)`},
 		{"maxAzs", "three", `invalid context value maxAzs="three": want a whole number`},
 		{"maxAzs", 2.5, `invalid context value maxAzs="2.5": want a whole number`},
 		{"natGateways", "4", `invalid context value natGateways="4": want 0 (tasks in public subnets) to maxAzs (3)`},
+		{"containerPort", "80", `invalid context value containerPort="80": want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)`},
+		{"containerPort", "70000", `invalid context value containerPort="70000": want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)`},
+		{"healthCheckPath", "healthz", `invalid context value healthCheckPath="healthz": want an absolute path such as /healthcheck, up to 1024 characters, without query, fragment, spaces or %-escapes`},
+		{"healthCheckPath", "/health?deep=1", `invalid context value healthCheckPath="/health?deep=1": want an absolute path such as /healthcheck, up to 1024 characters, without query, fragment, spaces or %-escapes`},
+		{"healthCheckPath", "/" + strings.Repeat("a", 1024), `invalid context value healthCheckPath="/` + strings.Repeat("a", 1024) + `": want an absolute path such as /healthcheck, up to 1024 characters, without query, fragment, spaces or %-escapes`},
 		{"cpu", "300", `invalid context value cpu="300": want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384`},
 		{"memoryMiB", "4096", `invalid context value memoryMiB="4096": want a Fargate memory size for cpu 256: 512, 1024, 2048`},
+		{"environment", "LOG_LEVEL=debug", `invalid context value environment="LOG_LEVEL=debug": want a JSON object such as {"LOG_LEVEL":"debug"}`},
+		{"environment", `{"WORKERS": 4}`, `invalid context value environment="WORKERS": want a string value (quote numbers and booleans)`},
+		{"environment", map[string]any{"PORT": "8080"}, `invalid context value environment="PORT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
+		{"environment", `{"DRAIN_DELAY": "1s"}`, `invalid context value environment="DRAIN_DELAY": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
+		{"environment", `{"1ST": "x"}`, `invalid context value environment="1ST": want a variable name of letters, digits and underscores, not starting with a digit`},
+		{"environment", `{"DB_PASSWORD": "hunter2"}`, `invalid context value environment="DB_PASSWORD": this looks like a secret, and plain variables are readable by anyone who may describe the task definition: move it to secrets`},
+		{"secrets", `{"DB": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db"}`, `invalid context value secrets="DB=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db": want a complete Secrets Manager secret ARN, ending in the hyphen and 6 characters AWS adds to the name, optionally followed by :json-key`},
+		{"secrets", `{"DB": "arn:aws:s3:::bucket"}`, `invalid context value secrets="DB=arn:aws:s3:::bucket": want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN`},
+		{"secrets", `{"DB": {"from": "/db", "key": "x"}}`, `invalid context value secrets="DB": want {"from": "<secret ARN or parameter>", "kmsKeyArn": "<key ARN>"} (kmsKeyArn optional)`},
+		{"secrets", `{"DB": {"from": "/db", "kmsKeyArn": "alias/db"}}`, `invalid context value secrets="DB.kmsKeyArn=alias/db": want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)`},
+		{"secrets", `{"SHUTDOWN_TIMEOUT": "/x"}`, `invalid context value secrets="SHUTDOWN_TIMEOUT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
 		{"minTasks", "0", `invalid context value minTasks="0": want 1 to 100`},
 		{"maxTasks", "1", `invalid context value maxTasks="1": want minTasks (2) to 100`},
 		{"onDemandBaseTasks", "-1", `invalid context value onDemandBaseTasks="-1": want 0 (all Spot) to maxTasks (3)`},
@@ -52,9 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		{"scaleOutCooldownSeconds", "7200", `invalid context value scaleOutCooldownSeconds="7200": want 0 to 3600`},
 		{"requestsPerTarget", "-1", `invalid context value requestsPerTarget="-1": want 0 (off) or a positive number of requests per task per minute`},
 		{"logRetentionDays", "10", `invalid context value logRetentionDays="10": want one of 1 3 5 7 14 30 60 90 120 150 180 365 400 545 731 1096 1827 2192 2557 2922 3288 3653`},
-		{"corsAllowedOrigins", "example.com", `invalid context value corsAllowedOrigins="example.com": want "*" or a comma-separated list of origins such as https://app.example.com`},
-		{"corsAllowedOrigins", "https://a.example.com/path", `invalid context value corsAllowedOrigins="https://a.example.com/path": want "*" or a comma-separated list of origins such as https://app.example.com`},
-		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account (or CDK_DEFAULT_ACCOUNT), or leave empty`},
+		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty`},
 		{"cpu", nil, `invalid context value cpu="": the key is missing: add it to the context section of cdk.json (see README, Configuration)`},
 		{"appName", 7.0, `invalid context value appName="7": want a string`},
 		{"corsAllowCredentials", "true", `invalid context value corsAllowCredentials="true": want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`},
@@ -64,44 +92,124 @@ func TestConfigErrors(t *testing.T) {
 		{"alarmLatencyP99Ms", "5", `invalid context value alarmLatencyP99Ms="5": want 10 to 60000`},
 		{"alarmCpuPercent", "101", `invalid context value alarmCpuPercent="101": want 1 to 100`},
 		{"alarmMemoryPercent", "0", `invalid context value alarmMemoryPercent="0": want 1 to 100`},
+		// A typo is not ignored.
+		{"minTask", "3", `invalid context value minTask="3": unknown key; did you mean minTasks? (see README, Configuration)`},
+		{"mintasks", "3", `invalid context value mintasks="3": unknown key; did you mean minTasks? (see README, Configuration)`},
+		{"desiredCount", "3", `invalid context value desiredCount="3": unknown key; see README, Configuration, for the keys`},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s=%v", tt.key, tt.value), func(t *testing.T) {
 			ctx := cdkContext(t)
 			ctx[tt.key] = tt.value
-			checkConfigError(t, ctx, tt.want)
+			checkConfigError(t, ctx, noEnv, tt.want)
+		})
+	}
+}
+
+func TestConfigAccepts(t *testing.T) {
+	tests := []struct {
+		name  string
+		ctx   map[string]any
+		check func(Config) bool
+	}{
+		{"hosted zone id as the AWS CLI prints it", map[string]any{"domainName": "app.example.com", "hostedZoneId": "/hostedzone/Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"},
+			func(c Config) bool { return c.HostedZoneId == "Z0123456789ABCDEFGHIJ" }},
+		{"e-mail domain in capitals", map[string]any{"alarmEmail": "Ops@Example.COM"},
+			func(c Config) bool { return c.AlarmEmail == "Ops@Example.COM" }},
+		{"environment from -c as JSON", map[string]any{"environment": `{"LOG_LEVEL": "debug", "GREETING": "hi"}`},
+			func(c Config) bool { return c.Environment["LOG_LEVEL"] == "debug" && c.Environment["GREETING"] == "hi" }},
+		{"secrets of every kind", map[string]any{"secrets": map[string]any{
+			"DB_PASSWORD": secretArn + ":password",
+			"API_TOKEN":   map[string]any{"from": "/prod/api-token", "kmsKeyArn": keyArn},
+			"SIGNING_KEY": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/signing-key",
+		}}, func(c Config) bool {
+			return reflect.DeepEqual(c.Secrets, map[string]Secret{
+				"DB_PASSWORD": {SecretArn: secretArn, JSONKey: "password"},
+				"API_TOKEN":   {ParameterName: "/prod/api-token", KmsKeyArn: keyArn},
+				"SIGNING_KEY": {ParameterArn: "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/signing-key"},
+			})
+		}},
+		{"CDK's own keys", map[string]any{"@aws-cdk/core:newStyleStackSynthesis": true, "aws:cdk:enable-path-metadata": true,
+			"availability-zones:account=123456789012:region=eu-west-1": []any{"eu-west-1a"}, "acknowledged-issue-numbers": []any{32775.0}},
+			func(c Config) bool { return true }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := cdkContext(t)
+			maps.Copy(ctx, tt.ctx)
+			cfg, err := loadConfig(ctx, noEnv)
+			if err != nil || !tt.check(cfg) {
+				t.Errorf("loadConfig = %+v, %v", cfg, err)
+			}
 		})
 	}
 }
 
 func TestDomainConfigErrors(t *testing.T) {
-	const together = "; set domainName, hostedZoneId and hostedZoneName together, or none of them"
+	const together = "; set hostedZoneId and hostedZoneName together, with domainName"
+	const cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 	tests := []struct {
-		name                     string
-		domain, zoneID, zoneName string
-		want                     string
+		name                              string
+		domain, zoneID, zoneName, certArn string
+		env                               func(string) string
+		want                              string
 	}{
-		{"domain only", "app.example.com", "", "", `invalid context value hostedZoneName="": want the hosted zone's DNS name such as example.com` + together},
-		{"zone only", "", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="": want a lower-case DNS name such as app.example.com` + together},
-		{"bad zone id", "app.example.com", "0123", "example.com", `invalid context value hostedZoneId="0123": want a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ` + together},
-		{"outside zone", "app.example.org", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="app.example.org": want a name inside hostedZoneName "example.com"`},
-		{"suffix is not a zone", "app.notexample.com", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="app.notexample.com": want a name inside hostedZoneName "example.com"`},
-		{"not a name", "https://app.example.com", "Z0123456789ABCDEFGHIJ", "example.com", `invalid context value domainName="https://app.example.com": want a lower-case DNS name such as app.example.com` + together},
+		{"domain only", "app.example.com", "", "", "", noEnv, `invalid context value domainName="app.example.com": want hostedZoneId and hostedZoneName (ACM then issues the certificate), or certificateArn (a certificate you already have), or neither key and no domainName`},
+		{"zone only", "", "Z0123456789ABCDEFGHIJ", "example.com", "", noEnv, `invalid context value domainName="": want the DNS name to serve over HTTPS, such as app.example.com: hostedZoneId, hostedZoneName and certificateArn need it`},
+		{"certificate only", "", "", "", cert, noEnv, `invalid context value domainName="": want the DNS name to serve over HTTPS, such as app.example.com: hostedZoneId, hostedZoneName and certificateArn need it`},
+		{"zone id without name", "app.example.com", "Z0123456789ABCDEFGHIJ", "", "", noEnv, `invalid context value hostedZoneName="": want the hosted zone's DNS name such as example.com` + together},
+		{"bad zone id", "app.example.com", "0123", "example.com", "", noEnv, `invalid context value hostedZoneId="0123": want a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (or /hostedzone/Z…, as the AWS CLI prints it)` + together},
+		{"outside zone", "app.example.org", "Z0123456789ABCDEFGHIJ", "example.com", "", noEnv, `invalid context value domainName="app.example.org": want a name inside hostedZoneName "example.com"`},
+		{"suffix is not a zone", "app.notexample.com", "Z0123456789ABCDEFGHIJ", "example.com", "", noEnv, `invalid context value domainName="app.notexample.com": want a name inside hostedZoneName "example.com"`},
+		{"not a name", "https://app.example.com", "Z0123456789ABCDEFGHIJ", "example.com", "", noEnv, `invalid context value domainName="https://app.example.com": want a lower-case DNS name such as app.example.com`},
+		{"not a certificate", "app.example.com", "", "", "arn:aws:acm:eu-west-1:123456789012:cert/x", noEnv, `invalid context value certificateArn="arn:aws:acm:eu-west-1:123456789012:cert/x": want an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/<uuid>`},
+		{"certificate of another region", "app.example.com", "", "", cert, accountEnv("us-east-1"), `invalid context value certificateArn="` + cert + `": want a certificate in the stacks' region us-east-1: a load balancer uses certificates of its own region only`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := cdkContext(t)
-			ctx["domainName"], ctx["hostedZoneId"], ctx["hostedZoneName"] = tt.domain, tt.zoneID, tt.zoneName
-			checkConfigError(t, ctx, tt.want)
+			ctx["domainName"], ctx["hostedZoneId"], ctx["hostedZoneName"], ctx["certificateArn"] = tt.domain, tt.zoneID, tt.zoneName, tt.certArn
+			checkConfigError(t, ctx, tt.env, tt.want)
 		})
+	}
+}
+
+// TestCorsOriginsTable runs the table that the origin package and the
+// service test too: synth accepts and rejects exactly what a task would.
+func TestCorsOriginsTable(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "origin", "testdata", "origins.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table struct {
+		Good []string          `json:"good"`
+		Bad  map[string]string `json:"bad"`
+	}
+	if err := json.Unmarshal(data, &table); err != nil || len(table.Good) == 0 || len(table.Bad) == 0 {
+		t.Fatalf("origins.json: %v", err)
+	}
+	for _, v := range table.Good {
+		ctx := cdkContext(t)
+		ctx["corsAllowedOrigins"] = v
+		if _, err := loadConfig(ctx, noEnv); err != nil {
+			t.Errorf("corsAllowedOrigins=%q: %v, want it accepted", v, err)
+		}
+	}
+	for v, reason := range table.Bad {
+		ctx := cdkContext(t)
+		ctx["corsAllowedOrigins"] = v
+		_, err := loadConfig(ctx, noEnv)
+		if err == nil || !strings.Contains(err.Error(), ": "+reason+"; want ") {
+			t.Errorf("corsAllowedOrigins=%q: %v, want it rejected: %s", v, err, reason)
+		}
 	}
 }
 
 // checkConfigError asserts that loading ctx fails with exactly want, on
 // one line.
-func checkConfigError(t *testing.T, ctx map[string]any, want string) {
+func checkConfigError(t *testing.T, ctx map[string]any, getenv func(string) string, want string) {
 	t.Helper()
-	_, err := loadConfig(func(k string) any { return ctx[k] }, func(string) string { return "" })
+	_, err := loadConfig(ctx, getenv)
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
@@ -110,50 +218,74 @@ func checkConfigError(t *testing.T, ctx map[string]any, want string) {
 	}
 }
 
+// accountEnv is what the CLI passes to the app with credentials for
+// account 123456789012 in region.
+func accountEnv(region string) func(string) string {
+	return func(k string) string {
+		return map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": region}[k]
+	}
+}
+
 func TestConfigStopsSynthBeforeAnything(t *testing.T) {
 	// The error comes from LoadConfig, before any construct exists, so the
 	// CLI writes nothing.
 	app := newApp(t, map[string]any{"minTasks": "5"})
-	if _, err := LoadConfig(app, func(string) string { return "" }); err == nil {
+	if _, err := LoadConfig(app, noEnv); err == nil {
 		t.Fatal("LoadConfig accepted minTasks=5 > maxTasks=3")
 	}
 	if n := len(*app.Node().Children()); n != 0 {
 		t.Errorf("app has %d children after a config error, want 0", n)
 	}
+	// It reads the whole context, so an unknown key from -c is seen too.
+	app = newApp(t, map[string]any{"minTask": "5"})
+	if _, err := LoadConfig(app, noEnv); err == nil || !strings.Contains(err.Error(), "did you mean minTasks?") {
+		t.Errorf("LoadConfig with minTask: %v", err)
+	}
 }
 
 func TestConfigAccountFromEnvironment(t *testing.T) {
-	ctx := cdkContext(t)
-	env := map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"}
-	cfg, err := loadConfig(func(k string) any { return ctx[k] }, func(k string) string { return env[k] })
+	cfg, err := loadConfig(cdkContext(t), accountEnv("eu-west-1"))
 	if err != nil || cfg.Account != "123456789012" || cfg.Region != "eu-west-1" {
 		t.Errorf("with CDK_DEFAULT_ACCOUNT: %+v, %v", cfg, err)
 	}
 	// The CLI sets CDK_DEFAULT_REGION even without credentials: alone it
 	// must not bind the stacks.
-	delete(env, "CDK_DEFAULT_ACCOUNT")
-	cfg, err = loadConfig(func(k string) any { return ctx[k] }, func(k string) string { return env[k] })
+	cfg, err = loadConfig(cdkContext(t), func(k string) string { return map[string]string{"CDK_DEFAULT_REGION": "eu-west-1"}[k] })
 	if err != nil || cfg.Account != "" || cfg.Region != "" {
 		t.Errorf("with CDK_DEFAULT_REGION only: %+v, %v", cfg, err)
 	}
+	// -c region= picks the region for the credentials' account.
+	ctx := cdkContext(t)
+	ctx["region"] = "ap-south-2"
+	cfg, err = loadConfig(ctx, accountEnv("eu-west-1"))
+	if err != nil || cfg.Account != "123456789012" || cfg.Region != "ap-south-2" {
+		t.Errorf("with -c region=ap-south-2: %+v, %v", cfg, err)
+	}
 }
 
-// keysRead returns every context key LoadConfig reads.
-func keysRead(t *testing.T) []string {
+// userKeys returns the app's keys in cdk.json: LoadConfig reads each (it
+// rejects unknown ones) and fails on a missing one.
+func userKeys(t *testing.T) []string {
 	t.Helper()
-	ctx := cdkContext(t)
 	var keys []string
-	if _, err := loadConfig(func(k string) any { keys = append(keys, k); return ctx[k] }, func(string) string { return "" }); err != nil {
-		t.Fatal(err)
+	for k := range cdkContext(t) {
+		if userKey.MatchString(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if !slices.Contains(keys, "appName") || !slices.Contains(keys, "secrets") {
+		t.Fatalf("userKeys = %v: the pattern is broken", keys)
 	}
 	return keys
 }
 
-func TestEveryKeyIsInCdkJSON(t *testing.T) {
-	ctx := cdkContext(t)
-	for _, k := range keysRead(t) {
-		if _, ok := ctx[k]; !ok {
-			t.Errorf("cdk.json has no default for context key %q", k)
+func TestEveryKeyIsRead(t *testing.T) {
+	for _, k := range userKeys(t) {
+		ctx := cdkContext(t)
+		delete(ctx, k)
+		if _, err := loadConfig(ctx, noEnv); err == nil || !strings.Contains(err.Error(), k+`="": the key is missing`) {
+			t.Errorf("without %s: %v, want the missing-key error", k, err)
 		}
 	}
 }
@@ -168,13 +300,20 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Za-z0-9]+)` \\|").FindAllSubmatch(readme, -1) {
 		documented[string(m[1])] = true
 	}
-	keys := keysRead(t)
-	if !slices.Contains(keys, "appName") {
-		t.Fatalf("keysRead = %v: the recorder is broken", keys)
-	}
-	for _, k := range keys {
+	for _, k := range userKeys(t) {
 		if !documented[k] {
 			t.Errorf("context key %q is missing from the README's configuration table", k)
+		}
+	}
+}
+
+func TestNearestKey(t *testing.T) {
+	known := []string{"minTasks", "maxTasks", "maxAzs", "cpu", "vpcId"}
+	for key, want := range map[string]string{
+		"minTask": "minTasks", "MAXAZS": "maxAzs", "maxTask": "maxTasks", "vpcID": "vpcId", "cpus": "cpu", "colour": "",
+	} {
+		if got := nearest(key, known); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", key, got, want)
 		}
 	}
 }

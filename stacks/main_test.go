@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,16 +19,50 @@ const repoRoot = ".."
 // stackNames are the construct ids of the four stacks, in deploy order.
 var stackNames = []string{"Network", "LoadBalancer", "Cluster", "Service"}
 
+// account is the account the account-bound apps use; their Availability
+// Zones and the existing VPC come from testdata/cdk.context.json, as the
+// CLI would read them from cdk.context.json, so no AWS call is made.
+const account = "123456789012"
+
+// bound returns the environment the CLI passes with credentials for
+// account in region: a real `cdk deploy` always has them.
+func bound(region string) map[string]string {
+	return map[string]string{"CDK_DEFAULT_ACCOUNT": account, "CDK_DEFAULT_REGION": region}
+}
+
+// appVariant is an app that several tests read: context overrides (as -c
+// passes them) and the environment variables the CLI would pass.
+type appVariant struct {
+	context map[string]any
+	env     map[string]string
+}
+
 // variants are the apps that several tests read, by name: the defaults of
-// cdk.json, a custom domain and an alarm e-mail as the README shows them.
-var variants = map[string]map[string]any{
-	"": nil,
-	"Domain": {
+// cdk.json environment-agnostic (what `make synth` writes without
+// credentials) and account-bound (what `make deploy` deploys), and the
+// configurations the README shows.
+var variants = map[string]appVariant{
+	"":        {},
+	"Account": {env: bound("eu-west-1")},
+	"Domain": {context: map[string]any{
 		"domainName":     "app.example.com",
 		"hostedZoneId":   "Z0123456789ABCDEFGHIJ",
 		"hostedZoneName": "example.com",
-	},
-	"AlarmEmail": {"alarmEmail": "ops@example.com"},
+	}},
+	"AlarmEmail": {context: map[string]any{"alarmEmail": "ops@example.com"}},
+	"Nat":        {context: map[string]any{"natGateways": "1"}},
+	// An app of the user's own, in a region opened after August 2022, with
+	// its certificate and secrets.
+	"App": {env: bound("ap-south-2"), context: map[string]any{
+		"containerPort":     "8080",
+		"healthCheckPath":   "/health/ready",
+		"environment":       `{"GREETING": "hello", "LOG_LEVEL": "debug"}`,
+		"secrets":           `{"DB_PASSWORD": "arn:aws:secretsmanager:ap-south-2:123456789012:secret:prod/db-AbCdEf:password", "API_TOKEN": {"from": "/prod/api-token", "kmsKeyArn": "arn:aws:kms:ap-south-2:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}}`,
+		"domainName":        "app.example.com",
+		"certificateArn":    "arn:aws:acm:ap-south-2:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+		"requestsPerTarget": "500",
+	}},
+	"ExistingVpc": {env: bound("eu-west-1"), context: map[string]any{"vpcId": "vpc-0123456789abcdef0"}},
 }
 
 // built holds each variant, synthesized once and shared by the tests that
@@ -81,9 +116,8 @@ func newApp(t testing.TB, overrides map[string]any) awscdk.App {
 func newAppIn(t testing.TB, outdir string, overrides map[string]any) awscdk.App {
 	t.Helper()
 	ctx := cdkContext(t)
-	for k, v := range overrides {
-		ctx[k] = v
-	}
+	maps.Copy(ctx, testContext(t))
+	maps.Copy(ctx, overrides)
 	// Tests check the image's build context, not a copy of it.
 	ctx["aws:cdk:disable-asset-staging"] = true
 	var app awscdk.App
@@ -96,15 +130,31 @@ func newAppIn(t testing.TB, outdir string, overrides map[string]any) awscdk.App 
 	return app
 }
 
-// synth builds and synthesizes the whole app for the given context
-// overrides and environment variables (instead of the process's own, so
-// that a developer's CDK_DEFAULT_ACCOUNT cannot change the result).
-func synth(t testing.TB, overrides map[string]any, env map[string]string) *synthesized {
+// testContext is testdata/cdk.context.json: the lookups the CLI would have
+// cached for the test account.
+func testContext(t testing.TB) map[string]any {
 	t.Helper()
-	return synthIn(t, t.TempDir(), overrides, env)
+	data, err := os.ReadFile(filepath.Join("testdata", "cdk.context.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx map[string]any
+	if err := json.Unmarshal(data, &ctx); err != nil {
+		t.Fatalf("testdata/cdk.context.json: %v", err)
+	}
+	return ctx
 }
 
-func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[string]string) *synthesized {
+// synth builds and synthesizes the whole app for the given context
+// overrides and environment variables (instead of the process's own, so
+// that a developer's CDK_DEFAULT_ACCOUNT cannot change the result). Each
+// edit runs on the stacks before synthesis, as an escape hatch would.
+func synth(t testing.TB, overrides map[string]any, env map[string]string, edits ...func(*Stacks)) *synthesized {
+	t.Helper()
+	return synthIn(t, t.TempDir(), overrides, env, edits...)
+}
+
+func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[string]string, edits ...func(*Stacks)) *synthesized {
 	t.Helper()
 	app := newAppIn(t, outdir, overrides)
 	cfg, err := LoadConfig(app, func(k string) string { return env[k] })
@@ -114,6 +164,9 @@ func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[stri
 	s := &synthesized{app: app, outdir: *app.Outdir(), templates: map[string]assertions.Template{}}
 	mustNotPanic(t, func() {
 		s.stacks = New(app, cfg, ServiceImage(repoRoot))
+		for _, edit := range edits {
+			edit(s.stacks)
+		}
 		for _, st := range s.all() {
 			s.templates[*st.Node().Id()] = assertions.Template_FromStack(st, nil)
 		}
@@ -121,9 +174,13 @@ func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[stri
 	return s
 }
 
-// all returns the four stacks in deploy order.
+// all returns the stacks in deploy order: four, or three with vpcId.
 func (s *synthesized) all() []awscdk.Stack {
-	return []awscdk.Stack{s.stacks.Network.Stack, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack}
+	var all []awscdk.Stack
+	if s.stacks.Network != nil {
+		all = append(all, s.stacks.Network.Stack)
+	}
+	return append(all, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack)
 }
 
 // defaults returns the shared app built from cdk.json alone.
@@ -137,7 +194,11 @@ func variant(t *testing.T, name string) *synthesized {
 		if err != nil {
 			t.Fatal(err)
 		}
-		built[name] = synthIn(t, dir, variants[name], nil)
+		v, ok := variants[name]
+		if !ok {
+			t.Fatalf("no variant %q", name)
+		}
+		built[name] = synthIn(t, dir, v.context, v.env)
 	}
 	return built[name]
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -25,10 +24,37 @@ const (
 	deploymentAlarmMinutes = 3
 )
 
+// albMetrics reads the load balancer's CloudWatch metrics by the names
+// that the load balancer stack publishes, whole: derived from an ARN in this
+// stack, they would tie it to a listener that the custom domain replaces.
+type albMetrics struct {
+	loadBalancer, targetGroup *string
+}
+
+// ofLoadBalancer is a per-minute metric of the load balancer as a whole.
+func (m albMetrics) ofLoadBalancer(name, statistic string) awscloudwatch.Metric {
+	return m.metric(name, statistic, map[string]*string{"LoadBalancer": m.loadBalancer})
+}
+
+// ofTargets is a per-minute metric of the service's target group.
+func (m albMetrics) ofTargets(name, statistic string) awscloudwatch.Metric {
+	return m.metric(name, statistic, map[string]*string{"LoadBalancer": m.loadBalancer, "TargetGroup": m.targetGroup})
+}
+
+func (m albMetrics) metric(name, statistic string, dimensions map[string]*string) awscloudwatch.Metric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:     jsii.String("AWS/ApplicationELB"),
+		MetricName:    jsii.String(name),
+		DimensionsMap: &dimensions,
+		Statistic:     jsii.String(statistic),
+		Period:        seconds(time.Minute),
+	})
+}
+
 // trafficAlarms are the alarms on what the load balancer sees of the
-// service's tasks. They depend on the target group only, never on the ECS
-// service, so the service can use them as deployment alarms without a
-// cycle.
+// service's tasks. They depend on the target group's metrics only, never on
+// the ECS service, so the service can use them as deployment alarms without
+// a cycle.
 type trafficAlarms struct {
 	target5xx  awscloudwatch.Alarm
 	latencyP99 awscloudwatch.Alarm
@@ -39,7 +65,7 @@ type trafficAlarms struct {
 
 // newTrafficAlarms creates the target-group alarms that also gate
 // deployments.
-func newTrafficAlarms(stack awscdk.Stack, tg awselasticloadbalancingv2.ApplicationTargetGroup, cfg Config) *trafficAlarms {
+func newTrafficAlarms(stack awscdk.Stack, cfg Config, m albMetrics) *trafficAlarms {
 	a := &trafficAlarms{}
 	name := func(id string) string {
 		n := cfg.AppName + "-" + id
@@ -48,14 +74,11 @@ func newTrafficAlarms(stack awscdk.Stack, tg awselasticloadbalancingv2.Applicati
 	}
 	a.target5xx = errorRateAlarm(stack, "Target5xxAlarm", jsii.String(name("Target5xx")),
 		"More than alarmErrorRatePercent of requests got a 5xx from the tasks",
-		tg.Metrics().HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT, nil),
-		tg.Metrics().RequestCount(nil), cfg, deploymentAlarmMinutes)
+		m.ofTargets("HTTPCode_Target_5XX_Count", "Sum"), m.ofTargets("RequestCount", "Sum"), cfg, deploymentAlarmMinutes)
 	a.latencyP99 = awscloudwatch.NewAlarm(stack, jsii.String("LatencyP99Alarm"), &awscloudwatch.AlarmProps{
-		AlarmName:        jsii.String(name("LatencyP99")),
-		AlarmDescription: jsii.String("The tasks' p99 response time is above alarmLatencyP99Ms"),
-		Metric: tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("p99"), Period: seconds(time.Minute),
-		}),
+		AlarmName:          jsii.String(name("LatencyP99")),
+		AlarmDescription:   jsii.String("The tasks' p99 response time is above alarmLatencyP99Ms"),
+		Metric:             m.ofTargets("TargetResponseTime", "p99"),
 		Threshold:          jsii.Number(cfg.AlarmLatencyP99.Seconds()),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 		EvaluationPeriods:  jsii.Number(deploymentAlarmMinutes),
@@ -66,16 +89,7 @@ func newTrafficAlarms(stack awscdk.Stack, tg awselasticloadbalancingv2.Applicati
 
 // monitor adds the alarms that watch the load balancer and the service as
 // a whole, the alarm topic and the dashboard.
-func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.ApplicationTargetGroup, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms) {
-	lbMetric := func(name, statistic string) awscloudwatch.Metric {
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String("AWS/ApplicationELB"),
-			MetricName:    jsii.String(name),
-			DimensionsMap: &map[string]*string{"LoadBalancer": tg.FirstLoadBalancerFullName()},
-			Statistic:     jsii.String(statistic),
-			Period:        seconds(time.Minute),
-		})
-	}
+func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms) {
 	// Container Insights reports task counts per service.
 	insights := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
@@ -93,10 +107,10 @@ func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.Applic
 		traffic.latencyP99,
 		errorRateAlarm(stack, "LoadBalancer5xxAlarm", nil,
 			"More than alarmErrorRatePercent of requests got a 5xx from the load balancer itself (no healthy task, or none registered)",
-			lbMetric("HTTPCode_ELB_5XX_Count", "Sum"), lbMetric("RequestCount", "Sum"), cfg, alarmMinutes),
+			m.ofLoadBalancer("HTTPCode_ELB_5XX_Count", "Sum"), m.ofLoadBalancer("RequestCount", "Sum"), cfg, alarmMinutes),
 		awscloudwatch.NewAlarm(stack, jsii.String("UnhealthyHostsAlarm"), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String("At least one task has failed its health check for 5 minutes"),
-			Metric:             tg.Metrics().UnhealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute.Period}),
+			Metric:             m.ofTargets("UnHealthyHostCount", "Maximum"),
 			Threshold:          jsii.Number(0),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			EvaluationPeriods:  jsii.Number(alarmMinutes),
@@ -129,7 +143,7 @@ func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.Applic
 		}),
 	}
 	if cfg.AlarmEmail != "" {
-		action := awscloudwatchactions.NewSnsAction(alarmTopic(stack, cfg.AlarmEmail))
+		action := awscloudwatchactions.NewSnsAction(alarmTopic(stack, cfg.AlarmEmail, alarms))
 		for _, a := range alarms {
 			a.AddAlarmAction(action)
 			a.AddOkAction(action)
@@ -145,21 +159,23 @@ func monitor(stack awscdk.Stack, cfg Config, tg awselasticloadbalancingv2.Applic
 		return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(l)})
 	}
 	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String(cfg.AppName),
+		// Dashboard names are global to the account: the region keeps the
+		// same app in two regions from sharing (and deleting) one.
+		DashboardName: awscdk.Fn_Join(jsii.String("-"), &[]*string{jsii.String(cfg.AppName), stack.Region()}),
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{
-				widget("Requests", label(lbMetric("RequestCount", "Sum"), "requests")),
+				widget("Requests", label(m.ofLoadBalancer("RequestCount", "Sum"), "requests")),
 				widget("5xx",
-					label(lbMetric("HTTPCode_ELB_5XX_Count", "Sum"), "load balancer 5xx"),
-					label(tg.Metrics().HttpCodeTarget(awselasticloadbalancingv2.HttpCodeTarget_TARGET_5XX_COUNT, minute), "task 5xx")),
+					label(m.ofLoadBalancer("HTTPCode_ELB_5XX_Count", "Sum"), "load balancer 5xx"),
+					label(m.ofTargets("HTTPCode_Target_5XX_Count", "Sum"), "task 5xx")),
 				widget("Response time",
-					label(tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p50"), Period: minute.Period}), "p50"),
-					label(tg.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: minute.Period}), "p99")),
+					label(m.ofTargets("TargetResponseTime", "p50"), "p50"),
+					label(m.ofTargets("TargetResponseTime", "p99"), "p99")),
 			},
 			{
 				widget("Targets",
-					label(tg.Metrics().HealthyHostCount(minute), "healthy"),
-					label(tg.Metrics().UnhealthyHostCount(minute), "unhealthy")),
+					label(m.ofTargets("HealthyHostCount", "Average"), "healthy"),
+					label(m.ofTargets("UnHealthyHostCount", "Average"), "unhealthy")),
 				widget("Tasks", label(insights("RunningTaskCount"), "running"), label(insights("DesiredTaskCount"), "desired")),
 				widget("CPU and memory (%)",
 					label(service.MetricCpuUtilization(minute), "CPU"),
@@ -192,8 +208,11 @@ func errorRateAlarm(stack awscdk.Stack, id string, name *string, description str
 
 // alarmTopic sends alarms to email. CloudWatch can publish to an encrypted
 // topic only if the key's policy lets it use the key: with the AWS-managed
-// alias/aws/sns key alarm actions fail silently, so the key is our own.
-func alarmTopic(stack awscdk.Stack, email string) awssns.Topic {
+// alias/aws/sns key alarm actions fail silently, so the key is our own. And
+// a topic policy replaces the topic's default one: EnforceSSL writes a
+// policy that only denies, so the topic must also allow CloudWatch to
+// publish, for these alarms of this account only.
+func alarmTopic(stack awscdk.Stack, email string, alarms []awscloudwatch.Alarm) awssns.Topic {
 	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
@@ -210,6 +229,20 @@ func alarmTopic(stack awscdk.Stack, email string) awssns.Topic {
 		MasterKey:  key,
 		EnforceSSL: jsii.Bool(true),
 	})
+	arns := make([]*string, len(alarms))
+	for i, a := range alarms {
+		arns[i] = a.AlarmArn()
+	}
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AllowAlarmsToPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike":      map[string]any{"aws:SourceArn": arns},
+		},
+	}))
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	return topic
 }

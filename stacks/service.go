@@ -1,7 +1,8 @@
 package stacks
 
 import (
-	"strconv"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
@@ -9,7 +10,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -23,20 +27,26 @@ const serviceUser = "65532:65532"
 type ServiceStackProps struct {
 	awscdk.StackProps
 	Config Config
-	Vpc    awsec2.IVpc
+	// Vpc is the Network stack's VPC; nil with vpcId.
+	Vpc awsec2.IVpc
 	// Cluster runs the tasks.
 	Cluster awsecs.ICluster
-	// Listener receives the rule that forwards to the service.
-	Listener awselasticloadbalancingv2.IApplicationListener
+	// TargetGroup is where the tasks register; the load balancer stack
+	// owns it and its health check.
+	TargetGroup awselasticloadbalancingv2.IApplicationTargetGroup
 	// LoadBalancerSecurityGroup is the only source the tasks accept.
 	LoadBalancerSecurityGroup awsec2.ISecurityGroup
+	// LoadBalancerFullName and TargetGroupFullName are the ALB metrics'
+	// dimensions.
+	LoadBalancerFullName *string
+	TargetGroupFullName  *string
 	// Image is the container image; see ServiceImage.
 	Image awsecs.ContainerImage
 }
 
-// ServiceStack owns the Fargate service, its task definition, target group,
-// listener rule, logs, auto scaling, alarms and dashboard. No other stack
-// consumes any of it.
+// ServiceStack owns the Fargate service, its task definition, security
+// group, logs, auto scaling, alarms and dashboard. No other stack consumes
+// any of it.
 type ServiceStack struct {
 	awscdk.Stack
 }
@@ -66,20 +76,23 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
+		// A volume on the task's ephemeral storage, mounted at /tmp: the
+		// root file system stays read-only, but temporary files (uploads,
+		// os.CreateTemp) have somewhere to go.
+		Volumes: &[]*awsecs.Volume{{Name: jsii.String("tmp")}},
 	})
-	taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{
+	env := map[string]*string{}
+	for k, v := range cfg.containerEnvironment() {
+		env[k] = jsii.String(v)
+	}
+	container := taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{
 		Image:                  props.Image,
-		PortMappings:           &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(ContainerPort)}},
+		PortMappings:           &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(cfg.ContainerPort)}},
 		ReadonlyRootFilesystem: jsii.Bool(true),
 		User:                   jsii.String(serviceUser),
 		StopTimeout:            seconds(StopTimeout),
-		Environment: &map[string]*string{
-			"PORT":                   jsii.String(strconv.Itoa(ContainerPort)),
-			"CORS_ALLOWED_ORIGINS":   jsii.String(cfg.CorsAllowedOrigins),
-			"CORS_ALLOW_CREDENTIALS": jsii.String(strconv.FormatBool(cfg.CorsAllowCredentials)),
-			"DRAIN_DELAY":            jsii.String(DrainDelay.String()),
-			"SHUTDOWN_TIMEOUT":       jsii.String(ShutdownTimeout.String()),
-		},
+		Environment:            &env,
+		Secrets:                containerSecrets(stack, taskDef, cfg.Secrets),
 		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     logGroup,
 			StreamPrefix: jsii.String("web"),
@@ -87,45 +100,26 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			Mode: awsecs.AwsLogDriverMode_NON_BLOCKING,
 		}),
 	})
+	container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/tmp"), SourceVolume: jsii.String("tmp"), ReadOnly: jsii.Bool(false)})
 
-	suppress(taskDef, "AwsSolutions-ECS2", "The environment holds only non-secret settings (port, CORS origins, drain timings); secrets belong in the container's Secrets.")
+	suppress(taskDef, "AwsSolutions-ECS2", "The environment holds plain settings only: the stacks' own (port, health path, CORS, drain timings) and the app's environment key, whose secret-looking names synth rejects; secrets go through the container's Secrets.")
 	suppress(taskDef.ObtainExecutionRole(), "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the image needs, cannot be scoped to a resource.", "Resource::*")
 
+	vpc := vpcIn(stack, props.Vpc, cfg)
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc:         props.Vpc,
+		Vpc:         vpc,
 		Description: jsii.String("Service tasks: traffic from the load balancer only"),
-		// Tasks pull their image from ECR and send logs to CloudWatch.
+		// Tasks pull their image from ECR, send logs to CloudWatch and may
+		// call whatever the app needs.
 		AllowAllOutbound: jsii.Bool(true),
 	})
-	sg.AddIngressRule(props.LoadBalancerSecurityGroup, awsec2.Port_Tcp(jsii.Number(ContainerPort)), jsii.String("From the load balancer"), nil)
 
 	subnetType := awsec2.SubnetType_PRIVATE_WITH_EGRESS
 	if cfg.TasksInPublicSubnets() {
 		subnetType = awsec2.SubnetType_PUBLIC
 	}
-	targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("TargetGroup"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
-		Vpc:                 props.Vpc,
-		Port:                jsii.Number(ContainerPort),
-		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
-		TargetType:          awselasticloadbalancingv2.TargetType_IP,
-		DeregistrationDelay: seconds(DeregistrationDelay),
-		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
-			Path:                    jsii.String(HealthCheckPath),
-			Interval:                seconds(HealthCheckInterval),
-			Timeout:                 seconds(HealthCheckTimeout),
-			HealthyThresholdCount:   jsii.Number(HealthyThreshold),
-			UnhealthyThresholdCount: jsii.Number(UnhealthyThreshold),
-			HealthyHttpCodes:        jsii.String("200"),
-		},
-	})
-	awselasticloadbalancingv2.NewApplicationListenerRule(stack, jsii.String("ListenerRule"), &awselasticloadbalancingv2.ApplicationListenerRuleProps{
-		Listener:     props.Listener,
-		Priority:     jsii.Number(1),
-		Conditions:   &[]awselasticloadbalancingv2.ListenerCondition{awselasticloadbalancingv2.ListenerCondition_PathPatterns(jsii.Strings("/*"))},
-		TargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
-	})
-	traffic := newTrafficAlarms(stack, targetGroup, cfg)
-
+	metrics := albMetrics{loadBalancer: props.LoadBalancerFullName, targetGroup: props.TargetGroupFullName}
+	traffic := newTrafficAlarms(stack, cfg, metrics)
 	service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:        props.Cluster,
 		TaskDefinition: taskDef,
@@ -153,10 +147,11 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
 		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
 	})
-
 	// The alarms are named literally; they must exist before the service.
 	service.Node().AddDependency(traffic.target5xx, traffic.latencyP99)
-	targetGroup.AddTarget(service)
+	// Registering opens the load balancer's security group to the tasks on
+	// containerPort, and nothing else.
+	props.TargetGroup.AddTarget(service)
 
 	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
 		MinCapacity: jsii.Number(cfg.MinTasks),
@@ -168,13 +163,59 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		ScaleOutCooldown:         seconds(cfg.ScaleOutCooldown),
 	})
 	if cfg.RequestsPerTarget > 0 {
-		scaling.ScaleOnRequestCount(jsii.String("RequestScaling"), &awsecs.RequestCountScalingProps{
-			RequestsPerTarget: jsii.Number(cfg.RequestsPerTarget),
-			TargetGroup:       targetGroup,
-			ScaleInCooldown:   seconds(cfg.ScaleInCooldown),
-			ScaleOutCooldown:  seconds(cfg.ScaleOutCooldown),
+		// ScaleOnRequestCount would derive the resource label by splitting
+		// the ARN of a listener in the load balancer stack; this is the same
+		// policy with the label built from the names that stack publishes.
+		scaling.DoScaleToTrackMetric(jsii.String("RequestScaling"), &awsapplicationautoscaling.BasicTargetTrackingScalingPolicyProps{
+			PredefinedMetric: awsapplicationautoscaling.PredefinedMetric_ALB_REQUEST_COUNT_PER_TARGET,
+			ResourceLabel:    awscdk.Fn_Join(jsii.String("/"), &[]*string{props.LoadBalancerFullName, props.TargetGroupFullName}),
+			TargetValue:      jsii.Number(cfg.RequestsPerTarget),
+			ScaleInCooldown:  seconds(cfg.ScaleInCooldown),
+			ScaleOutCooldown: seconds(cfg.ScaleOutCooldown),
 		})
 	}
-	monitor(stack, cfg, targetGroup, service, props.Cluster, traffic)
+	monitor(stack, cfg, metrics, service, props.Cluster, traffic)
+
+	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),
+		Value:       service.ServiceName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("LogGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The service's logs (make logs, or aws logs tail ... --follow)"),
+		Value:       logGroup.LogGroupName(),
+	})
 	return &ServiceStack{Stack: stack}
+}
+
+// containerSecrets turns the configured secrets into the container's
+// Secrets. CDK grants the execution role read access to exactly each
+// secret or parameter; where a customer-managed key encrypts one, the role
+// may also decrypt with that key, and with no other.
+func containerSecrets(stack awscdk.Stack, taskDef awsecs.TaskDefinition, secrets map[string]Secret) *map[string]awsecs.Secret {
+	out := map[string]awsecs.Secret{}
+	for _, name := range slices.Sorted(maps.Keys(secrets)) {
+		s := secrets[name]
+		id := jsii.String("Secret" + name)
+		switch {
+		case s.SecretArn != "":
+			var field *string
+			if s.JSONKey != "" {
+				field = jsii.String(s.JSONKey)
+			}
+			out[name] = awsecs.Secret_FromSecretsManager(awssecretsmanager.Secret_FromSecretCompleteArn(stack, id, jsii.String(s.SecretArn)), field)
+		case s.ParameterArn != "":
+			out[name] = awsecs.Secret_FromSsmParameter(awsssm.StringParameter_FromStringParameterArn(stack, id, jsii.String(s.ParameterArn)))
+		default:
+			out[name] = awsecs.Secret_FromSsmParameter(awsssm.StringParameter_FromSecureStringParameterAttributes(stack, id, &awsssm.SecureStringParameterAttributes{
+				ParameterName: jsii.String(s.ParameterName),
+			}))
+		}
+		if s.KmsKeyArn != "" {
+			taskDef.ObtainExecutionRole().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("kms:Decrypt"),
+				Resources: jsii.Strings(s.KmsKeyArn),
+			}))
+		}
+	}
+	return &out
 }

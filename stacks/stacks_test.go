@@ -13,29 +13,122 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// The intent tests pin every value the README promises. Each names the
-// property it checks, so a failure says what changed.
+// The intent tests pin every value the README promises, on the
+// environment-agnostic templates and on the account-bound ones that a real
+// deploy uses. Each names the property it checks, so a failure says what
+// changed.
+
+// subnetCidrs returns the CIDR of each subnet in a Network template, by
+// logical id.
+func subnetCidrs(t *testing.T, s *synthesized) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for id, r := range resources(t, s.templates["Network"], "AWS::EC2::Subnet") {
+		out[id] = path(r, "Properties", "CidrBlock").(string)
+	}
+	return out
+}
+
+// cidrsOf returns the sorted CIDRs of the subnets whose logical ids start
+// with prefix (VpcPublicSubnet, VpcPrivateSubnet).
+func cidrsOf(cidrs map[string]string, prefix string) []string {
+	var out []string
+	for id, c := range cidrs {
+		if strings.HasPrefix(id, prefix) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 func TestNetworkStack(t *testing.T) {
-	// GIVEN the defaults of cdk.json, no account (environment-agnostic)
-	tpl := defaults(t).templates["Network"]
+	for _, tt := range []struct {
+		variant         string
+		public, private []string
+	}{
+		// CDK caps an environment-agnostic VPC at two AZs.
+		{"", []string{"10.0.0.0/24", "10.0.1.0/24"}, []string{"10.0.3.0/24", "10.0.4.0/24"}},
+		// Bound to an account, the VPC spans maxAzs (3) zones.
+		{"Account", []string{"10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"}, []string{"10.0.3.0/24", "10.0.4.0/24", "10.0.5.0/24"}},
+	} {
+		t.Run("variant "+tt.variant, func(t *testing.T) {
+			s := variant(t, tt.variant)
+			tpl := s.templates["Network"]
+			has(t, tpl, "AWS::EC2::VPC", map[string]any{
+				"CidrBlock": "10.0.0.0/16", "EnableDnsHostnames": true, "EnableDnsSupport": true,
+			})
+			cidrs := subnetCidrs(t, s)
+			if got := cidrsOf(cidrs, "VpcPublicSubnet"); !slices.Equal(got, tt.public) {
+				t.Errorf("public subnets %v, want %v", got, tt.public)
+			}
+			if got := cidrsOf(cidrs, "VpcPrivateSubnet"); !slices.Equal(got, tt.private) {
+				t.Errorf("private subnets %v, want %v", got, tt.private)
+			}
+			has(t, tpl, "AWS::EC2::Subnet", map[string]any{"MapPublicIpOnLaunch": true})
+			count(t, tpl, "AWS::EC2::NatGateway", 0)
+			count(t, tpl, "AWS::EC2::EIP", 0)
+			has(t, tpl, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
+			has(t, tpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 30})
+		})
+	}
+	// The account-bound VPC names its zones.
+	has(t, variant(t, "Account").templates["Network"], "AWS::EC2::Subnet", map[string]any{"AvailabilityZone": "eu-west-1c", "CidrBlock": "10.0.5.0/24"})
+}
 
-	// THEN
-	has(t, tpl, "AWS::EC2::VPC", map[string]any{
-		"CidrBlock": "10.0.0.0/16", "EnableDnsHostnames": true, "EnableDnsSupport": true,
-	})
-	// CDK caps an environment-agnostic VPC at two AZs: 2 public + 2 private.
-	count(t, tpl, "AWS::EC2::Subnet", 4)
-	has(t, tpl, "AWS::EC2::Subnet", map[string]any{"MapPublicIpOnLaunch": true})
-	count(t, tpl, "AWS::EC2::NatGateway", 0)
-	count(t, tpl, "AWS::EC2::EIP", 0)
-	has(t, tpl, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
-	has(t, tpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 30})
+// TestSubnetsStayPutWhenMaxAzsChanges changes maxAzs in both directions on
+// the account-bound VPC: the subnets both layouts have keep their CIDRs,
+// and no two subnets of either layout overlap, so EC2 can add or remove
+// the difference.
+func TestSubnetsStayPutWhenMaxAzsChanges(t *testing.T) {
+	three := variant(t, "Account")
+	two := synth(t, map[string]any{"maxAzs": "2"}, bound("eu-west-1"))
+	cidrs3, cidrs2 := subnetCidrs(t, three), subnetCidrs(t, two)
+	if len(cidrs3) != 6 || len(cidrs2) != 4 {
+		t.Fatalf("subnets: %d with 3 AZs, %d with 2, want 6 and 4", len(cidrs3), len(cidrs2))
+	}
+	for id, c := range cidrs2 {
+		if cidrs3[id] != c {
+			t.Errorf("%s is %s with maxAzs 2 and %s with 3: changing maxAzs would replace it", id, c, cidrs3[id])
+		}
+	}
+	union := maps.Clone(cidrs3)
+	maps.Copy(union, cidrs2)
+	seen := map[string]string{}
+	for id, c := range union {
+		if other, dup := seen[c]; dup {
+			t.Errorf("%s and %s share %s", id, other, c)
+		}
+		seen[c] = id
+	}
+	// Going from 3 to 2 takes two steps (README): the consumers first stop
+	// using the third zone's subnets, which needs every export they import
+	// at maxAzs 2 to exist while the Network stack still has 3.
+	exports3 := exportNames(t, three, "Network")
+	for _, consumer := range []string{"LoadBalancer", "Service"} {
+		for _, imp := range importNames(t, two, consumer) {
+			if strings.HasPrefix(imp, "fargo-Network:") && !slices.Contains(exports3, imp) {
+				t.Errorf("%s at maxAzs 2 imports %s, which the Network stack at maxAzs 3 does not export", consumer, imp)
+			}
+		}
+	}
+	// Six AZs fill every slot without an overlap; the first three keep the
+	// CIDRs above.
+	six := synth(t, map[string]any{"maxAzs": "6"}, map[string]string{"CDK_DEFAULT_ACCOUNT": account, "CDK_DEFAULT_REGION": "us-east-1"})
+	cidrs6 := subnetCidrs(t, six)
+	if got := slices.Sorted(maps.Values(cidrs6)); len(got) != 12 || len(slices.Compact(slices.Clone(got))) != 12 {
+		t.Errorf("maxAzs 6: subnets %v, want 12 distinct", got)
+	}
+	for id, c := range cidrs3 {
+		if cidrs6[id] != c {
+			t.Errorf("%s is %s with 3 AZs and %s with 6", id, c, cidrs6[id])
+		}
+	}
 }
 
 func TestNetworkStackWithNatGateway(t *testing.T) {
 	// GIVEN one NAT gateway
-	s := synth(t, map[string]any{"natGateways": "1"}, nil)
+	s := variant(t, "Nat")
 
 	// THEN there is one NAT, and tasks move to private subnets without public IPs
 	count(t, s.templates["Network"], "AWS::EC2::NatGateway", 1)
@@ -50,62 +143,126 @@ func TestNetworkStackWithNatGateway(t *testing.T) {
 }
 
 func TestLoadBalancerStack(t *testing.T) {
-	tpl := defaults(t).templates["LoadBalancer"]
-
-	has(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer", map[string]any{"Scheme": "internet-facing", "Type": "application"})
-	for key, value := range map[string]string{
-		"routing.http.drop_invalid_header_fields.enabled": "true",
-		"idle_timeout.timeout_seconds":                    "60",
-		"access_logs.s3.enabled":                          "true",
-		"access_logs.s3.prefix":                           "alb",
-	} {
-		has(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer", map[string]any{
-			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": key, "Value": value}}),
+	for _, name := range []string{"", "Account"} {
+		t.Run("variant "+name, func(t *testing.T) {
+			tpl := variant(t, name).templates["LoadBalancer"]
+			has(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer", map[string]any{"Scheme": "internet-facing", "Type": "application"})
+			for key, value := range map[string]string{
+				"routing.http.drop_invalid_header_fields.enabled": "true",
+				"idle_timeout.timeout_seconds":                    "60",
+				"access_logs.s3.enabled":                          "true",
+				"access_logs.s3.prefix":                           "alb",
+			} {
+				has(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer", map[string]any{
+					"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": key, "Value": value}}),
+				})
+			}
+			// Port 80 from the world, and nothing else.
+			sg := only(t, tpl, "AWS::EC2::SecurityGroup")
+			ingress, _ := json.Marshal(path(sg, "Properties", "SecurityGroupIngress"))
+			if want := `[{"CidrIp":"0.0.0.0/0","Description":"HTTP from the internet","FromPort":80,"IpProtocol":"tcp","ToPort":80}]`; string(ingress) != want {
+				t.Errorf("load balancer ingress = %s, want %s", ingress, want)
+			}
+			// The listener forwards everything to the service's target group,
+			// which answers only once a task passes its health check (until
+			// then the load balancer answers 503 by itself).
+			has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
+				"Port": 80, "Protocol": "HTTP",
+				"DefaultActions": []any{map[string]any{"Type": "forward", "TargetGroupArn": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^TargetGroup"))}}},
+			})
+			count(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", 1)
+			has(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup", map[string]any{
+				"Port": 80, "Protocol": "HTTP", "TargetType": "ip",
+				"HealthCheckPath":            "/healthcheck",
+				"HealthCheckIntervalSeconds": 5,
+				"HealthCheckTimeoutSeconds":  2,
+				"HealthyThresholdCount":      3,
+				"UnhealthyThresholdCount":    2,
+				"Matcher":                    map[string]any{"HttpCode": "200"},
+				"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{
+					map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "15"},
+				}),
+			})
+			has(t, tpl, "AWS::S3::Bucket", map[string]any{
+				"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{
+					map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}},
+				}},
+				"PublicAccessBlockConfiguration": map[string]any{
+					"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+				},
+				"LifecycleConfiguration": map[string]any{"Rules": []any{
+					map[string]any{"ExpirationInDays": 30, "Status": "Enabled"},
+				}},
+			})
+			policy, _ := json.Marshal(only(t, tpl, "AWS::S3::BucketPolicy"))
+			if !strings.Contains(string(policy), `"aws:SecureTransport":"false"`) {
+				t.Error("access-log bucket policy does not refuse plain HTTP")
+			}
+			alb := only(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+			if deps, _ := json.Marshal(alb["DependsOn"]); !strings.Contains(string(deps), "AccessLogsPolicy") {
+				t.Errorf("load balancer DependsOn = %s, want the access-log bucket policy", deps)
+			}
+			mustNotPanic(t, func() {
+				tpl.HasOutput(jsii.String("ServiceUrl"), map[string]any{
+					"Value": map[string]any{"Fn::Join": []any{"", []any{"http://", map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()}}}},
+				})
+			})
 		})
 	}
-	// Port 80 from the world, and nothing else.
-	sg := only(t, tpl, "AWS::EC2::SecurityGroup")
-	ingress, _ := json.Marshal(path(sg, "Properties", "SecurityGroupIngress"))
-	if want := `[{"CidrIp":"0.0.0.0/0","Description":"HTTP from the internet","FromPort":80,"IpProtocol":"tcp","ToPort":80}]`; string(ingress) != want {
-		t.Errorf("load balancer ingress = %s, want %s", ingress, want)
-	}
-	has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
-		"Port": 80, "Protocol": "HTTP",
-		"DefaultActions": []any{map[string]any{
-			"Type":                "fixed-response",
-			"FixedResponseConfig": map[string]any{"StatusCode": "503", "ContentType": "text/plain", "MessageBody": "Service unavailable"},
-		}},
-	})
-	has(t, tpl, "AWS::S3::Bucket", map[string]any{
-		"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{
-			map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}},
-		}},
-		"PublicAccessBlockConfiguration": map[string]any{
-			"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
-		},
-		"LifecycleConfiguration": map[string]any{"Rules": []any{
-			map[string]any{"ExpirationInDays": 30, "Status": "Enabled"},
-		}},
-	})
-	policy, _ := json.Marshal(only(t, tpl, "AWS::S3::BucketPolicy"))
-	for _, want := range []string{
-		`"aws:SecureTransport":"false"`,
-		`"Service":"logdelivery.elasticloadbalancing.amazonaws.com"`,
-		`"Fn::FindInMap":["ElbAccounts",{"Ref":"AWS::Region"},"account"]`,
-	} {
-		if !strings.Contains(string(policy), want) {
-			t.Errorf("access-log bucket policy lacks %s", want)
+}
+
+// logWriters returns the principals that the access-log bucket policy lets
+// put objects, and the template's Mappings and Transform.
+func logWriters(t *testing.T, tpl assertions.Template) (writers []string, mappings, transform any) {
+	t.Helper()
+	policy := only(t, tpl, "AWS::S3::BucketPolicy")
+	for _, st := range path(policy, "Properties", "PolicyDocument", "Statement").([]any) {
+		if path(st, "Action") == "s3:PutObject" && path(st, "Effect") == "Allow" {
+			p, _ := json.Marshal(path(st, "Principal"))
+			writers = append(writers, string(p))
 		}
 	}
-	alb := only(t, tpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")
-	if deps, _ := json.Marshal(alb["DependsOn"]); !strings.Contains(string(deps), "AccessLogsPolicy") {
-		t.Errorf("load balancer DependsOn = %s, want the access-log bucket policy", deps)
+	j := toJSON(t, tpl)
+	return writers, j["Mappings"], j["Transform"]
+}
+
+func TestAccessLogWriters(t *testing.T) {
+	// A region opened before August 2022: its ELB account, and nothing else.
+	writers, mappings, transform := logWriters(t, variant(t, "Account").templates["LoadBalancer"])
+	if want := []string{`{"AWS":"arn:aws:iam::156460612806:root"}`}; !slices.Equal(writers, want) || mappings != nil || transform != nil {
+		t.Errorf("eu-west-1: writers %v, mappings %v, transform %v; want %v alone", writers, mappings, transform, want)
 	}
-	mustNotPanic(t, func() {
-		tpl.HasOutput(jsii.String("ServiceUrl"), map[string]any{
-			"Value": map[string]any{"Fn::Join": []any{"", []any{"http://", map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()}}}},
-		})
-	})
+	// A region opened since: the log-delivery service principal alone, and
+	// no mapping that could fail to resolve.
+	writers, mappings, transform = logWriters(t, variant(t, "App").templates["LoadBalancer"])
+	if want := []string{`{"Service":"logdelivery.elasticloadbalancing.amazonaws.com"}`}; !slices.Equal(writers, want) || mappings != nil || transform != nil {
+		t.Errorf("ap-south-2: writers %v, mappings %v, transform %v; want %v alone", writers, mappings, transform, want)
+	}
+	// Environment-agnostic: both (in one statement), the account looked up
+	// with a default, so that no region can fail the lookup.
+	writers, mappings, transform = logWriters(t, defaults(t).templates["LoadBalancer"])
+	lookup := `{"AWS":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Fn::FindInMap":["ElbAccounts",{"Ref":"AWS::Region"},"account",{"DefaultValue":{"Ref":"AWS::AccountId"}}]},":root"]]},"Service":"logdelivery.elasticloadbalancing.amazonaws.com"}`
+	if want := []string{lookup}; !slices.Equal(writers, want) {
+		t.Errorf("environment-agnostic writers:\n got %v\nwant %v", writers, want)
+	}
+	if got, _ := json.Marshal(transform); string(got) != `["AWS::LanguageExtensions"]` || mappings == nil {
+		t.Errorf("environment-agnostic: transform %s, mappings %v; want AWS::LanguageExtensions and the ElbAccounts map", got, mappings != nil)
+	}
+}
+
+func TestElbAccount(t *testing.T) {
+	for _, r := range []string{"us-east-1", "eu-west-1", "ap-southeast-1", "sa-east-1", "af-south-1", "me-south-1", "ap-southeast-3"} {
+		if elbAccount(r) == "" {
+			t.Errorf("%s: no ELB account, want the one AWS documents", r)
+		}
+	}
+	// Regions opened since August 2022 use the service principal.
+	for _, r := range []string{"ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ca-west-1", "eu-central-2",
+		"eu-south-2", "il-central-1", "me-central-1", "mx-central-1", "xx-future-9"} {
+		if a := elbAccount(r); a != "" {
+			t.Errorf("%s: ELB account %s, want none", r, a)
+		}
+	}
 }
 
 func TestClusterStack(t *testing.T) {
@@ -117,121 +274,203 @@ func TestClusterStack(t *testing.T) {
 	has(t, tpl, "AWS::ECS::ClusterCapacityProviderAssociations", map[string]any{
 		"CapacityProviders": []any{"FARGATE", "FARGATE_SPOT"},
 	})
+	mustNotPanic(t, func() {
+		tpl.HasOutput(jsii.String("ClusterName"), map[string]any{"Value": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Cluster"))}})
+	})
 }
 
 func TestServiceStack(t *testing.T) {
-	tpl := defaults(t).templates["Service"]
+	for _, name := range []string{"", "Account"} {
+		t.Run("variant "+name, func(t *testing.T) {
+			tpl := variant(t, name).templates["Service"]
+			has(t, tpl, "AWS::ECS::Service", map[string]any{
+				// Spot is really used: a strategy, and no LaunchType to override it.
+				"CapacityProviderStrategy": []any{
+					map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
+					map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
+				},
+				"LaunchType":   assertions.Match_Absent(),
+				"DesiredCount": assertions.Match_Absent(),
+				"DeploymentConfiguration": map[string]any{
+					"MinimumHealthyPercent":    100,
+					"MaximumPercent":           200,
+					"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
+				},
+				"HealthCheckGracePeriodSeconds": 30,
+				"LoadBalancers": []any{map[string]any{"ContainerName": "Web", "ContainerPort": 5000,
+					"TargetGroupArn": map[string]any{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("^fargo-LoadBalancer:.*TargetGroup"))}}},
+				"NetworkConfiguration": map[string]any{"AwsvpcConfiguration": map[string]any{
+					"AssignPublicIp": "ENABLED",
+				}},
+			})
+			has(t, tpl, "AWS::ECS::TaskDefinition", map[string]any{
+				"Cpu": "256", "Memory": "512",
+				"RequiresCompatibilities": []any{"FARGATE"},
+				"RuntimePlatform":         map[string]any{"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+				// /tmp is writable on a read-only root.
+				"Volumes": []any{map[string]any{"Name": "tmp"}},
+				"ContainerDefinitions": []any{map[string]any{
+					"Name":                   "Web",
+					"PortMappings":           []any{map[string]any{"ContainerPort": 5000}},
+					"ReadonlyRootFilesystem": true,
+					"MountPoints":            []any{map[string]any{"ContainerPath": "/tmp", "SourceVolume": "tmp", "ReadOnly": false}},
+					"User":                   "65532:65532",
+					"StopTimeout":            30,
+					"Environment": []any{
+						map[string]any{"Name": "CORS_ALLOWED_ORIGINS", "Value": "*"},
+						map[string]any{"Name": "CORS_ALLOW_CREDENTIALS", "Value": "false"},
+						map[string]any{"Name": "DRAIN_DELAY", "Value": "15s"},
+						map[string]any{"Name": "HEALTH_CHECK_PATH", "Value": "/healthcheck"},
+						map[string]any{"Name": "PORT", "Value": "5000"},
+						map[string]any{"Name": "SHUTDOWN_TIMEOUT", "Value": "10s"},
+					},
+					"Secrets":          assertions.Match_Absent(),
+					"LogConfiguration": map[string]any{"LogDriver": "awslogs"},
+				}},
+			})
+			has(t, tpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 30})
+			count(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup", 0)
+			count(t, tpl, "AWS::ElasticLoadBalancingV2::ListenerRule", 0)
+			has(t, tpl, "AWS::ApplicationAutoScaling::ScalableTarget", map[string]any{
+				"MinCapacity": 2, "MaxCapacity": 3, "ScalableDimension": "ecs:service:DesiredCount",
+			})
+			has(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{
+				"PolicyType": "TargetTrackingScaling",
+				"TargetTrackingScalingPolicyConfiguration": map[string]any{
+					"PredefinedMetricSpecification": map[string]any{"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+					"TargetValue":                   70,
+					"ScaleInCooldown":               300,
+					"ScaleOutCooldown":              60,
+				},
+			})
+			count(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", 1)
+			for output, value := range map[string]any{
+				"ServiceName":  map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^Service")), "Name"}},
+				"LogGroupName": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^LogGroup"))},
+			} {
+				mustNotPanic(t, func() { tpl.HasOutput(jsii.String(output), map[string]any{"Value": value}) })
+			}
+		})
+	}
+}
 
-	has(t, tpl, "AWS::ECS::Service", map[string]any{
-		// Spot is really used: a strategy, and no LaunchType to override it.
-		"CapacityProviderStrategy": []any{
-			map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
-			map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
-		},
-		"LaunchType":   assertions.Match_Absent(),
-		"DesiredCount": assertions.Match_Absent(),
-		"DeploymentConfiguration": map[string]any{
-			"MinimumHealthyPercent":    100,
-			"MaximumPercent":           200,
-			"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
-		},
-		"HealthCheckGracePeriodSeconds": 30,
-		"LoadBalancers":                 []any{map[string]any{"ContainerName": "Web", "ContainerPort": 5000, "TargetGroupArn": assertions.Match_AnyValue()}},
-		"NetworkConfiguration": map[string]any{"AwsvpcConfiguration": map[string]any{
-			"AssignPublicIp": "ENABLED",
-		}},
+func TestServiceAcceptsOnlyTheLoadBalancer(t *testing.T) {
+	for name, port := range map[string]float64{"": 5000, "App": 8080} {
+		tpl := variant(t, name).templates["Service"]
+		sg := only(t, tpl, "AWS::EC2::SecurityGroup")
+		if in := path(sg, "Properties", "SecurityGroupIngress"); in != nil {
+			t.Errorf("variant %q: service security group has inline ingress %v, want none", name, in)
+		}
+		ingress := resources(t, tpl, "AWS::EC2::SecurityGroupIngress")
+		if len(ingress) != 1 {
+			t.Fatalf("variant %q: want one ingress rule on the service, found %d", name, len(ingress))
+		}
+		for _, rule := range ingress {
+			p := rule["Properties"].(map[string]any)
+			src, _ := json.Marshal(p["SourceSecurityGroupId"])
+			if p["FromPort"] != port || p["ToPort"] != port || p["IpProtocol"] != "tcp" || !strings.Contains(string(src), `"Fn::ImportValue":"fargo-LoadBalancer:ExportsOutputFnGetAttSecurityGroup`) {
+				t.Errorf("variant %q: service ingress = %v, want tcp %v from the load balancer's security group", name, p, port)
+			}
+		}
+		// The load balancer may reach the tasks on the container port only.
+		has(t, tpl, "AWS::EC2::SecurityGroupEgress", map[string]any{"FromPort": port, "ToPort": port, "IpProtocol": "tcp"})
+		count(t, tpl, "AWS::EC2::SecurityGroupEgress", 1)
+	}
+}
+
+// TestBringYourOwnApp checks the app keys of the App variant: its port and
+// health path everywhere they matter, its variables, and secrets the
+// execution role may read, each exactly.
+func TestBringYourOwnApp(t *testing.T) {
+	s := variant(t, "App")
+	svc, lb := s.templates["Service"], s.templates["LoadBalancer"]
+
+	has(t, lb, "AWS::ElasticLoadBalancingV2::TargetGroup", map[string]any{"HealthCheckPath": "/health/ready", "Port": 80})
+	mustNotPanic(t, func() {
+		lb.HasOutput(jsii.String("HealthCheckUrl"), map[string]any{"Value": "https://app.example.com/health/ready"})
 	})
-	has(t, tpl, "AWS::ECS::TaskDefinition", map[string]any{
-		"Cpu": "256", "Memory": "512",
-		"RequiresCompatibilities": []any{"FARGATE"},
-		"RuntimePlatform":         map[string]any{"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+	has(t, svc, "AWS::ECS::Service", map[string]any{
+		"LoadBalancers": []any{map[string]any{"ContainerName": "Web", "ContainerPort": 8080, "TargetGroupArn": assertions.Match_AnyValue()}},
+	})
+	has(t, svc, "AWS::ECS::TaskDefinition", map[string]any{
 		"ContainerDefinitions": []any{map[string]any{
-			"Name":                   "Web",
-			"PortMappings":           []any{map[string]any{"ContainerPort": 5000}},
-			"ReadonlyRootFilesystem": true,
-			"User":                   "65532:65532",
-			"StopTimeout":            30,
+			"PortMappings": []any{map[string]any{"ContainerPort": 8080}},
 			"Environment": []any{
 				map[string]any{"Name": "CORS_ALLOWED_ORIGINS", "Value": "*"},
 				map[string]any{"Name": "CORS_ALLOW_CREDENTIALS", "Value": "false"},
 				map[string]any{"Name": "DRAIN_DELAY", "Value": "15s"},
-				map[string]any{"Name": "PORT", "Value": "5000"},
+				map[string]any{"Name": "GREETING", "Value": "hello"},
+				map[string]any{"Name": "HEALTH_CHECK_PATH", "Value": "/health/ready"},
+				map[string]any{"Name": "LOG_LEVEL", "Value": "debug"},
+				map[string]any{"Name": "PORT", "Value": "8080"},
 				map[string]any{"Name": "SHUTDOWN_TIMEOUT", "Value": "10s"},
 			},
-			"LogConfiguration": map[string]any{"LogDriver": "awslogs"},
+			"Secrets": []any{
+				map[string]any{"Name": "API_TOKEN", "ValueFrom": "arn:aws:ssm:ap-south-2:123456789012:parameter/prod/api-token"},
+				map[string]any{"Name": "DB_PASSWORD", "ValueFrom": "arn:aws:secretsmanager:ap-south-2:123456789012:secret:prod/db-AbCdEf:password::"},
+			},
 		}},
 	})
-	has(t, tpl, "AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 30})
-	has(t, tpl, "AWS::ElasticLoadBalancingV2::TargetGroup", map[string]any{
-		"Port": 5000, "Protocol": "HTTP", "TargetType": "ip",
-		"HealthCheckPath":            "/healthcheck",
-		"HealthCheckIntervalSeconds": 5,
-		"HealthCheckTimeoutSeconds":  2,
-		"HealthyThresholdCount":      3,
-		"UnhealthyThresholdCount":    2,
-		"Matcher":                    map[string]any{"HttpCode": "200"},
-		"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{
-			map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "15"},
-		}),
-	})
-	has(t, tpl, "AWS::ElasticLoadBalancingV2::ListenerRule", map[string]any{
-		"Priority":   1,
-		"Conditions": []any{map[string]any{"Field": "path-pattern", "PathPatternConfig": map[string]any{"Values": []any{"/*"}}}},
-		"Actions":    []any{map[string]any{"Type": "forward", "TargetGroupArn": assertions.Match_AnyValue()}},
-	})
-	has(t, tpl, "AWS::ApplicationAutoScaling::ScalableTarget", map[string]any{
-		"MinCapacity": 2, "MaxCapacity": 3, "ScalableDimension": "ecs:service:DesiredCount",
-	})
-	has(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{
-		"PolicyType": "TargetTrackingScaling",
-		"TargetTrackingScalingPolicyConfiguration": map[string]any{
-			"PredefinedMetricSpecification": map[string]any{"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
-			"TargetValue":                   70,
-			"ScaleInCooldown":               300,
-			"ScaleOutCooldown":              60,
-		},
-	})
-	count(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", 1)
-}
 
-func TestServiceAcceptsOnlyTheLoadBalancer(t *testing.T) {
-	tpl := defaults(t).templates["Service"]
-
-	sg := only(t, tpl, "AWS::EC2::SecurityGroup")
-	if in := path(sg, "Properties", "SecurityGroupIngress"); in != nil {
-		t.Errorf("service security group has inline ingress %v, want none", in)
-	}
-	ingress := resources(t, tpl, "AWS::EC2::SecurityGroupIngress")
-	if len(ingress) != 1 {
-		t.Fatalf("want one ingress rule on the service, found %d", len(ingress))
-	}
-	for _, rule := range ingress {
-		p := rule["Properties"].(map[string]any)
-		src, _ := json.Marshal(p["SourceSecurityGroupId"])
-		if p["FromPort"] != 5000.0 || p["ToPort"] != 5000.0 || p["IpProtocol"] != "tcp" || !strings.Contains(string(src), `"StackName":"fargo-LoadBalancer"`) {
-			t.Errorf("service ingress = %v, want tcp 5000 from the load balancer's security group", p)
+	// The execution role reads exactly these, decrypts with exactly this
+	// key, and uses a wildcard only where IAM offers nothing narrower.
+	var statements []any
+	for _, p := range resources(t, svc, "AWS::IAM::Policy") {
+		if strings.Contains(compact(path(p, "Properties", "Roles")), "ExecutionRole") {
+			statements = append(statements, path(p, "Properties", "PolicyDocument", "Statement").([]any)...)
 		}
 	}
-	// The load balancer may reach the tasks on the container port only.
-	has(t, tpl, "AWS::EC2::SecurityGroupEgress", map[string]any{"FromPort": 5000, "ToPort": 5000, "IpProtocol": "tcp"})
+	want := map[string]string{
+		`["secretsmanager:DescribeSecret","secretsmanager:GetSecretValue"]`: `"arn:aws:secretsmanager:ap-south-2:123456789012:secret:prod/db-AbCdEf"`,
+		`"kms:Decrypt"`:               `"arn:aws:kms:ap-south-2:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"`,
+		`"ecr:GetAuthorizationToken"`: `"*"`,
+	}
+	found := map[string]bool{}
+	for _, st := range statements {
+		action, resource := jsonOf(path(st, "Action")), jsonOf(path(st, "Resource"))
+		if strings.Contains(resource, `"*"`) && action != `"ecr:GetAuthorizationToken"` {
+			t.Errorf("execution role: %s on %s, want no wildcard", action, resource)
+		}
+		if r, ok := want[action]; ok {
+			found[action] = true
+			if resource != r {
+				t.Errorf("execution role: %s on %s, want %s", action, resource, r)
+			}
+		}
+		if strings.Contains(action, "ssm:") && !strings.Contains(resource, ":parameter/prod/api-token") {
+			t.Errorf("execution role: %s on %s, want the api-token parameter only", action, resource)
+		}
+	}
+	for action := range want {
+		if !found[action] {
+			t.Errorf("execution role lacks %s; statements: %s", action, jsonOf(statements))
+		}
+	}
 }
 
 func TestRequestCountScaling(t *testing.T) {
 	// GIVEN requestsPerTarget, as `cdk synth -c requestsPerTarget=500` passes it
-	s := synth(t, map[string]any{"requestsPerTarget": "500"}, nil)
+	tpl := variant(t, "App").templates["Service"]
 
-	// THEN a second target-tracking policy follows ALB requests per task
-	has(t, s.templates["Service"], "AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{
+	// THEN a second target-tracking policy follows ALB requests per task,
+	// labelled with the names the load balancer stack publishes, whole.
+	has(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{
 		"TargetTrackingScalingPolicyConfiguration": map[string]any{
-			"PredefinedMetricSpecification": map[string]any{"PredefinedMetricType": "ALBRequestCountPerTarget"},
-			"TargetValue":                   500,
+			"PredefinedMetricSpecification": map[string]any{
+				"PredefinedMetricType": "ALBRequestCountPerTarget",
+				"ResourceLabel": map[string]any{"Fn::Join": []any{"/", []any{
+					map[string]any{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("LoadBalancerFullName"))},
+					map[string]any{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("TargetGroupFullName"))},
+				}}},
+			},
+			"TargetValue": 500,
 		},
 	})
-	count(t, s.templates["Service"], "AWS::ApplicationAutoScaling::ScalingPolicy", 2)
+	count(t, tpl, "AWS::ApplicationAutoScaling::ScalingPolicy", 2)
 }
 
 func TestTimingsAreConsistent(t *testing.T) {
-	// The arithmetic explained in config.go, kept true.
+	// The arithmetic explained in timings.go, kept true.
 	if got := HealthyThreshold * HealthCheckInterval; got > 20*time.Second {
 		t.Errorf("a new task needs %v of passing health checks, want at most 20s", got)
 	}
@@ -253,27 +492,45 @@ func TestTimingsAreConsistent(t *testing.T) {
 }
 
 func TestEveryResourceIsTagged(t *testing.T) {
-	// Resource types CloudFormation cannot tag, or that CDK does not tag.
-	untaggable := []string{
+	// Types CloudFormation cannot tag, or that CDK does not tag, beside the
+	// ones the app tag skips on purpose (untaggable).
+	notTaggable := append(slices.Clone(untaggable),
 		"AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::EC2::SubnetRouteTableAssociation",
 		"AWS::EC2::Route", "AWS::EC2::VPCGatewayAttachment", "AWS::IAM::Policy", "AWS::S3::BucketPolicy",
-		"AWS::ECS::ClusterCapacityProviderAssociations", "AWS::ApplicationAutoScaling::ScalableTarget",
-		"AWS::ApplicationAutoScaling::ScalingPolicy", "AWS::ElasticLoadBalancingV2::Listener",
-		"AWS::ElasticLoadBalancingV2::ListenerRule", "AWS::CDK::Metadata", "Custom::VpcRestrictDefaultSG",
-		"AWS::Lambda::Permission",
-	}
-	s := defaults(t)
-	for _, name := range stackNames {
-		for id, r := range toJSON(t, s.templates[name])["Resources"].(map[string]any) {
-			typ := path(r, "Type").(string)
-			// CDK's provider for restrictDefaultSecurityGroup is a bare
-			// CfnResource that Tags.Of cannot reach.
-			if slices.Contains(untaggable, typ) || strings.HasPrefix(id, "CustomVpcRestrictDefaultSGCustomResourceProvider") {
-				continue
+		"AWS::ECS::ClusterCapacityProviderAssociations", "AWS::ApplicationAutoScaling::ScalingPolicy",
+		"AWS::CDK::Metadata", "Custom::VpcRestrictDefaultSG", "AWS::Lambda::Permission", "AWS::SNS::TopicPolicy",
+		"AWS::SNS::Subscription",
+	)
+	for _, v := range []string{"", "Account", "AlarmEmail", "Nat"} {
+		s := variant(t, v)
+		for _, st := range s.all() {
+			name := *st.Node().Id()
+			for id, r := range toJSON(t, s.templates[name])["Resources"].(map[string]any) {
+				typ := path(r, "Type").(string)
+				// CDK's provider for restrictDefaultSecurityGroup is a bare
+				// CfnResource that Tags.Of cannot reach.
+				if slices.Contains(notTaggable, typ) || strings.HasPrefix(id, "CustomVpcRestrictDefaultSGCustomResourceProvider") {
+					continue
+				}
+				tags, _ := json.Marshal(path(r, "Properties", "Tags"))
+				if !strings.Contains(string(tags), `{"Key":"app","Value":"fargo"}`) {
+					t.Errorf("variant %q: %s/%s (%s) is not tagged app=fargo: %s", v, name, id, typ, tags)
+				}
 			}
-			tags, _ := json.Marshal(path(r, "Properties", "Tags"))
-			if !strings.Contains(string(tags), `{"Key":"app","Value":"fargo"}`) {
-				t.Errorf("%s/%s (%s) is not tagged app=fargo: %s", name, id, typ, tags)
+		}
+	}
+}
+
+func TestUntaggableTypesCarryNoTags(t *testing.T) {
+	for _, v := range []string{"", "Domain", "App"} {
+		s := variant(t, v)
+		for _, st := range s.all() {
+			for _, typ := range untaggable {
+				for id, r := range resources(t, s.templates[*st.Node().Id()], typ) {
+					if tags := path(r, "Properties", "Tags"); tags != nil {
+						t.Errorf("variant %q: %s (%s) has Tags %v, which its CloudFormation schema does not list", v, id, typ, tags)
+					}
+				}
 			}
 		}
 	}
@@ -283,34 +540,58 @@ var literalRegion = regexp.MustCompile(`"(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-
 
 func TestEnvironmentAgnosticByDefault(t *testing.T) {
 	s := defaults(t)
-	for _, name := range stackNames {
+	for _, st := range s.all() {
+		name := *st.Node().Id()
 		tpl := toJSON(t, s.templates[name])
-		// The access-log mapping and its condition list regions on purpose.
+		// The access-log mapping lists regions on purpose.
 		for _, section := range []string{"Resources", "Outputs"} {
 			data, _ := json.Marshal(tpl[section])
 			if m := literalRegion.Find(data); m != nil {
 				t.Errorf("%s %s contains the literal region %s; without an account the stacks must not name one", name, section, m)
 			}
 		}
-	}
-	for _, st := range s.all() {
 		if !strings.HasPrefix(*st.Account(), "${Token[") || !strings.HasPrefix(*st.Region(), "${Token[") {
-			t.Errorf("%s env = %s/%s, want both unresolved", *st.Node().Id(), *st.Account(), *st.Region())
+			t.Errorf("%s env = %s/%s, want both unresolved", name, *st.Account(), *st.Region())
 		}
 	}
 }
 
 func TestBoundToAccountAndRegion(t *testing.T) {
 	// GIVEN credentials, as the CLI passes them
-	s := synth(t, nil, map[string]string{"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"})
+	s := variant(t, "Account")
 
 	// THEN the stacks are bound and the VPC spans maxAzs (3) zones
 	for _, st := range s.all() {
-		if *st.Account() != "123456789012" || *st.Region() != "eu-west-1" {
-			t.Errorf("%s env = %s/%s, want 123456789012/eu-west-1", *st.StackName(), *st.Account(), *st.Region())
+		if *st.Account() != account || *st.Region() != "eu-west-1" {
+			t.Errorf("%s env = %s/%s, want %s/eu-west-1", *st.StackName(), *st.Account(), *st.Region(), account)
 		}
 	}
 	count(t, s.templates["Network"], "AWS::EC2::Subnet", 6)
+}
+
+func TestExistingVpc(t *testing.T) {
+	// GIVEN vpcId, looked up in the account's VPCs (testdata/cdk.context.json)
+	s := variant(t, "ExistingVpc")
+
+	// THEN there is no Network stack, and the others use the VPC's own
+	// subnets by id: public ones for the load balancer and, without NAT,
+	// for the tasks.
+	if s.stacks.Network != nil {
+		t.Fatal("a Network stack exists with vpcId")
+	}
+	has(t, s.templates["LoadBalancer"], "AWS::ElasticLoadBalancingV2::LoadBalancer", map[string]any{
+		"Subnets": []any{"subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"},
+	})
+	has(t, s.templates["LoadBalancer"], "AWS::ElasticLoadBalancingV2::TargetGroup", map[string]any{"VpcId": "vpc-0123456789abcdef0"})
+	has(t, s.templates["Service"], "AWS::EC2::SecurityGroup", map[string]any{"VpcId": "vpc-0123456789abcdef0"})
+	has(t, s.templates["Service"], "AWS::ECS::Service", map[string]any{"NetworkConfiguration": map[string]any{"AwsvpcConfiguration": map[string]any{
+		"Subnets": []any{"subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"},
+	}}})
+	for _, st := range s.all() {
+		if data := compact(toJSON(t, s.templates[*st.Node().Id()])); strings.Contains(data, "fargo-Network") {
+			t.Errorf("%s refers to a Network stack", *st.Node().Id())
+		}
+	}
 }
 
 func TestCustomDomain(t *testing.T) {
@@ -327,8 +608,8 @@ func TestCustomDomain(t *testing.T) {
 	has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
 		"Port": 443, "Protocol": "HTTPS",
 		"SslPolicy":      "ELBSecurityPolicy-TLS13-1-2-2021-06",
-		"Certificates":   []any{map[string]any{"CertificateArn": assertions.Match_AnyValue()}},
-		"DefaultActions": []any{map[string]any{"Type": "fixed-response", "FixedResponseConfig": assertions.Match_ObjectLike(&map[string]any{"StatusCode": "503"})}},
+		"Certificates":   []any{map[string]any{"CertificateArn": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Certificate"))}}},
+		"DefaultActions": []any{map[string]any{"Type": "forward", "TargetGroupArn": assertions.Match_AnyValue()}},
 	})
 	has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
 		"Port": 80, "Protocol": "HTTP",
@@ -347,11 +628,33 @@ func TestCustomDomain(t *testing.T) {
 	mustNotPanic(t, func() {
 		tpl.HasOutput(jsii.String("ServiceUrl"), map[string]any{"Value": "https://app.example.com"})
 	})
-	// The service's rule goes on the HTTPS listener.
-	rule, _ := json.Marshal(only(t, s.templates["Service"], "AWS::ElasticLoadBalancingV2::ListenerRule"))
-	if !strings.Contains(string(rule), "HttpsListener") {
-		t.Errorf("listener rule = %s, want it on the HTTPS listener", rule)
+	// The domain is the load balancer stack's business alone: turning it on
+	// or off deploys that stack and leaves the others as they are.
+	for _, name := range []string{"Network", "Cluster", "Service"} {
+		if a, b := compact(toJSON(t, s.templates[name])), compact(toJSON(t, defaults(t).templates[name])); a != b {
+			t.Errorf("the custom domain changes the %s stack", name)
+		}
 	}
+}
+
+func TestExistingCertificate(t *testing.T) {
+	// GIVEN domainName and certificateArn, without a hosted zone
+	tpl := variant(t, "App").templates["LoadBalancer"]
+
+	// THEN HTTPS uses that certificate, and an output says which record to
+	// create, since the stacks do not manage the zone.
+	has(t, tpl, "AWS::ElasticLoadBalancingV2::Listener", map[string]any{
+		"Port": 443, "Protocol": "HTTPS",
+		"Certificates": []any{map[string]any{"CertificateArn": "arn:aws:acm:ap-south-2:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}},
+	})
+	count(t, tpl, "AWS::CertificateManager::Certificate", 0)
+	count(t, tpl, "AWS::Route53::RecordSet", 0)
+	mustNotPanic(t, func() {
+		tpl.HasOutput(jsii.String("ServiceUrl"), map[string]any{"Value": "https://app.example.com"})
+		tpl.HasOutput(jsii.String("DnsRecord"), map[string]any{"Value": map[string]any{"Fn::Join": []any{"", []any{
+			"app.example.com. CNAME ", map[string]any{"Fn::GetAtt": []any{assertions.Match_StringLikeRegexp(jsii.String("^LoadBalancer")), "DNSName"}},
+		}}}})
+	})
 }
 
 func TestAlarms(t *testing.T) {
@@ -376,13 +679,17 @@ func TestAlarms(t *testing.T) {
 	}
 	has(t, tpl, "AWS::CloudWatch::Alarm", merge(errorRate, map[string]any{"AlarmName": "fargo-Target5xx", "EvaluationPeriods": 3}))
 	has(t, tpl, "AWS::CloudWatch::Alarm", merge(errorRate, map[string]any{"AlarmName": assertions.Match_Absent(), "EvaluationPeriods": 5}))
+	// The metrics' dimensions are the published names, imported whole.
+	lbName := map[string]any{"Name": "LoadBalancer", "Value": map[string]any{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("LoadBalancerFullName"))}}
+	tgName := map[string]any{"Name": "TargetGroup", "Value": map[string]any{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("TargetGroupFullName"))}}
 	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
 		"AlarmName": "fargo-LatencyP99", "MetricName": "TargetResponseTime", "ExtendedStatistic": "p99",
-		"Threshold": 1, "EvaluationPeriods": 3, "ComparisonOperator": "GreaterThanThreshold",
+		"Dimensions": []any{lbName, tgName},
+		"Threshold":  1, "EvaluationPeriods": 3, "ComparisonOperator": "GreaterThanThreshold",
 	})
 	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
 		"MetricName": "UnHealthyHostCount", "Statistic": "Maximum", "Threshold": 0, "EvaluationPeriods": 5,
-		"ComparisonOperator": "GreaterThanThreshold",
+		"ComparisonOperator": "GreaterThanThreshold", "Dimensions": []any{lbName, tgName},
 	})
 	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{
 		"MetricName": "CPUUtilization", "Namespace": "AWS/ECS", "Threshold": 90, "EvaluationPeriods": 5,
@@ -396,7 +703,7 @@ func TestAlarms(t *testing.T) {
 	})
 
 	// A deploy rolls back on the two traffic alarms, which depend on the
-	// target group only, and the service waits for them to exist.
+	// target group's metrics only, and the service waits for them to exist.
 	svc := only(t, tpl, "AWS::ECS::Service")
 	if got, _ := json.Marshal(path(svc, "Properties", "DeploymentConfiguration", "Alarms")); string(got) != `{"AlarmNames":["fargo-Target5xx","fargo-LatencyP99"],"Enable":true,"Rollback":true}` {
 		t.Errorf("deployment alarms = %s", got)
@@ -408,9 +715,13 @@ func TestAlarms(t *testing.T) {
 		}
 	}
 
+	// Dashboard names are global to the account: the region is part of it.
 	dashboard := only(t, tpl, "AWS::CloudWatch::Dashboard")
-	if name := path(dashboard, "Properties", "DashboardName"); name != "fargo" {
-		t.Errorf("DashboardName = %v, want fargo", name)
+	if name := compact(path(dashboard, "Properties", "DashboardName")); name != `{"Fn::Join":["-",["fargo",{"Ref":"AWS::Region"}]]}` {
+		t.Errorf("DashboardName = %s, want fargo-<region>", name)
+	}
+	if name := path(only(t, variant(t, "Account").templates["Service"], "AWS::CloudWatch::Dashboard"), "Properties", "DashboardName"); name != "fargo-eu-west-1" {
+		t.Errorf("account-bound DashboardName = %v, want fargo-eu-west-1", name)
 	}
 	body, _ := json.Marshal(path(dashboard, "Properties", "DashboardBody"))
 	for _, metric := range []string{"RequestCount", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", `\"p50\"`, `\"p99\"`,
@@ -439,13 +750,53 @@ func TestAlarmEmail(t *testing.T) {
 			"Resource":  "*",
 		}})},
 	})
-	for id, a := range resources(t, tpl, "AWS::CloudWatch::Alarm") {
+	alarms := resources(t, tpl, "AWS::CloudWatch::Alarm")
+	for id, a := range alarms {
 		for _, key := range []string{"AlarmActions", "OKActions"} {
 			if got, _ := json.Marshal(path(a, "Properties", key)); !strings.Contains(string(got), "AlarmTopic") {
 				t.Errorf("%s %s = %s, want the alarm topic", id, key, got)
 			}
 		}
 	}
+	// The topic policy (which replaces the default one) lets CloudWatch
+	// publish, for these alarms of this account only, besides refusing
+	// plain HTTP.
+	var wantArns []string
+	for id := range alarms {
+		wantArns = append(wantArns, compact(map[string]any{"Fn::GetAtt": []any{id, "Arn"}}))
+	}
+	has(t, tpl, "AWS::SNS::TopicPolicy", map[string]any{"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+		assertions.Match_ObjectLike(&map[string]any{
+			"Sid": "AllowAlarmsToPublish", "Effect": "Allow", "Action": "sns:Publish",
+			"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+			"Resource":  map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^AlarmTopic"))},
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+				"ArnLike":      map[string]any{"aws:SourceArn": assertions.Match_AnyValue()},
+			},
+		}),
+	})}})
+	for _, st := range path(only(t, tpl, "AWS::SNS::TopicPolicy"), "Properties", "PolicyDocument", "Statement").([]any) {
+		if path(st, "Sid") != "AllowAlarmsToPublish" {
+			continue
+		}
+		var got []string
+		for _, arn := range path(st, "Condition", "ArnLike", "aws:SourceArn").([]any) {
+			got = append(got, compact(arn))
+		}
+		if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(wantArns))) {
+			t.Errorf("the topic lets these alarms publish: %v, want all seven: %v", got, wantArns)
+		}
+	}
+	has(t, tpl, "AWS::SNS::TopicPolicy", map[string]any{"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+		assertions.Match_ObjectLike(&map[string]any{"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}}),
+	})}})
+}
+
+// jsonOf renders v as JSON, strings quoted.
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // merge returns a copy of a with b's keys added.

@@ -1,0 +1,226 @@
+// Package scripts holds the shell scripts that the Makefile runs around the
+// CDK CLI; its tests run them against fake aws, cdk and docker commands and
+// a local HTTP server.
+package scripts
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fake writes an executable shell script named name into dir.
+func fake(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/usr/bin/env bash\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run runs a script with the fakes in bin first on PATH and the given
+// environment, from dir, and returns its exit code, stdout and stderr.
+func run(t *testing.T, dir, bin string, env []string, script string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, abs, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append(env, "PATH="+bin+":"+os.Getenv("PATH"))...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s did not finish in 20s", script)
+	}
+	code := 0
+	if err != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// writeOutputs writes a cdk-outputs.json as `cdk deploy --outputs-file`
+// does.
+func writeOutputs(t *testing.T, dir, url string) {
+	t.Helper()
+	data := fmt.Sprintf(`{"fargo-LoadBalancer": {"ServiceUrl": %q, "HealthCheckUrl": %q}, "fargo-Service": {"LogGroupName": "fargo-Service-LogGroup"}}`, url, url+"/healthcheck")
+	if err := os.WriteFile(filepath.Join(dir, "cdk-outputs.json"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOutput(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := run(t, dir, dir, nil, "output.sh", "ServiceUrl")
+	if code != 1 || stderr != "no cdk-outputs.json: run make deploy first (it writes the stacks' outputs there)\n" {
+		t.Errorf("without the file: exit %d, stderr %q", code, stderr)
+	}
+	writeOutputs(t, dir, "http://lb.example")
+	if code, stdout, _ := run(t, dir, dir, nil, "output.sh", "LogGroupName"); code != 0 || stdout != "fargo-Service-LogGroup\n" {
+		t.Errorf("LogGroupName: exit %d, %q", code, stdout)
+	}
+	code, _, stderr = run(t, dir, dir, nil, "output.sh", "ClusterName")
+	if code != 1 || stderr != "no output ClusterName in cdk-outputs.json: deploy all stacks with make deploy, which rewrites it\n" {
+		t.Errorf("missing output: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestSmoke(t *testing.T) {
+	// The health check fails until it has been asked sickFor times.
+	var sickFor, healthChecks atomic.Int32
+	page := "<h1>HELLO WORLD</h1>"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthcheck":
+			if healthChecks.Add(1) <= sickFor.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprint(w, `"Healthy"`)
+		case "/":
+			fmt.Fprint(w, page)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	writeOutputs(t, dir, srv.URL)
+	fast := []string{"SMOKE_WAIT=2", "SMOKE_INTERVAL=0.2"}
+
+	t.Run("healthy", func(t *testing.T) {
+		code, stdout, stderr := run(t, dir, dir, fast, "smoke.sh")
+		if code != 0 || !strings.Contains(stdout, "GET "+srv.URL+"/: ok") {
+			t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+		}
+	})
+	t.Run("warming up", func(t *testing.T) {
+		healthChecks.Store(0)
+		sickFor.Store(2)
+		defer sickFor.Store(0)
+		code, stdout, stderr := run(t, dir, dir, fast, "smoke.sh")
+		if code != 0 || healthChecks.Load() != 3 {
+			t.Errorf("exit %d after %d health checks, want 0 after 3\n%s%s", code, healthChecks.Load(), stdout, stderr)
+		}
+	})
+	t.Run("never healthy", func(t *testing.T) {
+		healthChecks.Store(0)
+		sickFor.Store(1 << 30)
+		defer sickFor.Store(0)
+		code, _, stderr := run(t, dir, dir, fast, "smoke.sh")
+		if want := "GET " + srv.URL + "/healthcheck: 503 after 2s, want 200 (make logs shows the service's side)\n"; code != 1 || stderr != want {
+			t.Errorf("exit %d, stderr %q, want %q", code, stderr, want)
+		}
+	})
+	t.Run("another app's page", func(t *testing.T) {
+		code, _, stderr := run(t, dir, dir, fast, "smoke.sh")
+		if code != 0 {
+			t.Fatalf("default body: exit %d: %s", code, stderr)
+		}
+		code, stdout, stderr := run(t, dir, dir, append(fast, "SMOKE_BODY=Welcome"), "smoke.sh")
+		if want := `GET ` + srv.URL + `/: status 200, want 200 with "Welcome" in the body (set SMOKE_PATH and SMOKE_BODY for your app)` + "\n"; code != 1 || stderr != want {
+			t.Errorf("exit %d, stderr %q, want %q\n%s", code, stderr, want, stdout)
+		}
+		if code, _, stderr := run(t, dir, dir, append(fast, "SMOKE_PATH=/nope"), "smoke.sh"); code != 1 || !strings.Contains(stderr, "/nope: status 404") {
+			t.Errorf("SMOKE_PATH=/nope: exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("not deployed", func(t *testing.T) {
+		code, _, stderr := run(t, t.TempDir(), dir, fast, "smoke.sh")
+		if code != 1 || !strings.HasPrefix(stderr, "no cdk-outputs.json: run make deploy first") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+}
+
+func TestPreflight(t *testing.T) {
+	bin := t.TempDir()
+	// The CLI's `cdk list --long --json`, for the environment in $ACCOUNT.
+	fake(t, bin, "cdk", `[[ "$*" == "list --long --json -c maxAzs=2" ]] || { echo "cdk: unexpected arguments: $*" >&2; exit 2; }
+for s in Network LoadBalancer; do echo "{\"id\":\"$s\",\"environment\":{\"account\":\"$ACCOUNT\",\"region\":\"$REGION\"}}"; done | paste -sd, | sed 's/^/[/; s/$/]/'`)
+	// A docker whose BuildKit works unless $BUILDKIT is "missing", as with
+	// a Docker 23+ client without the buildx plugin.
+	fake(t, bin, "docker", `case $1 in
+info) [[ $DAEMON == up ]] ;;
+build) [[ $DOCKER_BUILDKIT == 1 && $BUILDKIT != missing && "$*" == "build --platform linux/amd64 --quiet -" ]] && grep -q 'FROM --platform=$BUILDPLATFORM' && echo sha256:probe ;;
+image) echo "$*" >> "$LOG" ;;
+esac`)
+	log := filepath.Join(t.TempDir(), "docker.log")
+	base := []string{"ACCOUNT=123456789012", "REGION=eu-west-1", "DAEMON=up", "LOG=" + log}
+	tests := []struct {
+		name   string
+		env    []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"ready", nil, 0,
+			"make deploy: AWS account 123456789012, region eu-west-1 (AWS_REGION, your profile's region or -c region=... choose it; see README, Deploy)\n", ""},
+		{"no credentials", []string{"ACCOUNT=unknown-account", "REGION=unknown-region"}, 1, "",
+			"make deploy: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then run it again\n"},
+		{"no docker daemon", []string{"DAEMON=down"}, 1, "make deploy: AWS account",
+			"make deploy: Docker is not running (docker info failed): start it, or install Docker; cdk deploy builds the image with it\n"},
+		{"no BuildKit", []string{"BUILDKIT=missing"}, 1, "make deploy: AWS account",
+			"make deploy: Docker cannot build with BuildKit, which the Dockerfile needs: install Docker's buildx plugin (docker-buildx-plugin from Docker's packages, docker-buildx on Debian and Ubuntu) or use Docker Desktop\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append(append([]string{}, base...), tt.env...)
+			code, stdout, stderr := run(t, t.TempDir(), bin, env, "preflight.sh", "cdk", "-c", "maxAzs=2")
+			if code != tt.code || !strings.HasPrefix(stdout, tt.stdout) || stderr != tt.stderr {
+				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q…, stderr %q", code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+			}
+		})
+	}
+	// The probe image is removed again.
+	if data, _ := os.ReadFile(log); string(data) != "image rm sha256:probe\n" {
+		t.Errorf("docker image calls: %q, want the probe removed once", data)
+	}
+}
+
+func TestEcsServiceLinkedRole(t *testing.T) {
+	bin := t.TempDir()
+	fake(t, bin, "aws", `[[ "$*" == "iam create-service-linked-role --aws-service-name ecs.amazonaws.com" ]] || exit 2
+case $MODE in
+new) echo '{"Role": {"RoleName": "AWSServiceRoleForECS"}}' ;;
+exists) echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name AWSServiceRoleForECS has been taken in this account, please try a different suffix." >&2; exit 254 ;;
+*) echo "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized" >&2; exit 254 ;;
+esac`)
+	for mode, want := range map[string]struct {
+		code           int
+		stdout, stderr string
+	}{
+		"new":    {0, "ECS service-linked role: created\n", ""},
+		"exists": {0, "ECS service-linked role: already there\n", ""},
+		"denied": {1, "", "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized\n"},
+	} {
+		code, stdout, stderr := run(t, t.TempDir(), bin, []string{"MODE=" + mode}, "ecs-service-linked-role.sh")
+		if code != want.code || stdout != want.stdout || stderr != want.stderr {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %+v", mode, code, stdout, stderr, want)
+		}
+	}
+	// Without the AWS CLI: one line saying what to install or run.
+	empty := t.TempDir()
+	for _, tool := range []string{"bash", "env"} {
+		p, _ := exec.LookPath(tool)
+		os.Symlink(p, filepath.Join(empty, tool))
+	}
+	cmd := exec.Command("./ecs-service-linked-role.sh")
+	cmd.Env = []string{"PATH=" + empty}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.HasPrefix(string(out), "make bootstrap: the AWS CLI (aws) is needed") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("without aws: %v, %q", err, out)
+	}
+}

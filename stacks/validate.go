@@ -1,0 +1,211 @@
+package stacks
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fargo-cdk/fargo/origin"
+)
+
+// fargateMemory lists, for each Fargate CPU value, the memory sizes (MiB) it
+// accepts.
+var fargateMemory = map[int][]int{
+	256:   {512, 1024, 2048},
+	512:   steps(1024, 4096, 1024),
+	1024:  steps(2048, 8192, 1024),
+	2048:  steps(4096, 16384, 1024),
+	4096:  steps(8192, 30720, 1024),
+	8192:  steps(16384, 61440, 4096),
+	16384: steps(32768, 122880, 8192),
+}
+
+func steps(from, to, step int) []int {
+	var s []int
+	for v := from; v <= to; v += step {
+		s = append(s, v)
+	}
+	return s
+}
+
+var (
+	appNamePattern        = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,29}$`)
+	accountPattern        = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern         = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	vpcIdPattern          = regexp.MustCompile(`^vpc-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	hostedZoneIdPattern   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	emailPattern          = regexp.MustCompile(`^[^@\s]+@([A-Za-z0-9-]+\.)+[A-Za-z]{2,63}$`)
+	domainPattern         = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	certificateArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	kmsKeyArnPattern      = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-)?[0-9a-f-]{32,36}$`)
+	envNamePattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// secretLooking matches variable names that hold secrets by their
+	// name; the task definition's plain environment is visible to anyone
+	// who may describe it, so such values belong in secrets.
+	secretLooking = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL)`)
+	// healthPathPattern is a path the ALB accepts for its health check
+	// (1 to 1024 characters, from a leading slash) and that a request line
+	// carries unchanged: no query, fragment, space or percent-encoding.
+	healthPathPattern = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$`)
+)
+
+func (c Config) validate() error {
+	bad := func(key string, value any, allowed string) error {
+		return &ConfigError{Key: key, Value: value, Allowed: allowed}
+	}
+	switch {
+	case !appNamePattern.MatchString(c.AppName):
+		return bad("appName", c.AppName, "want a letter followed by up to 29 letters, digits or hyphens")
+	case c.Account != "" && !accountPattern.MatchString(c.Account):
+		return bad("account", c.Account, "want a 12-digit AWS account id, or empty")
+	case c.Region != "" && !regionPattern.MatchString(c.Region):
+		return bad("region", c.Region, "want an AWS region such as eu-west-1, or empty")
+	case c.Region != "" && c.Account == "":
+		return bad("region", c.Region, "set together with account (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty")
+	case c.VpcId != "" && !vpcIdPattern.MatchString(c.VpcId):
+		return bad("vpcId", c.VpcId, "want an existing VPC's id such as vpc-0123456789abcdef0, or empty for the Network stack's own VPC")
+	case c.VpcId != "" && c.Account == "":
+		return bad("vpcId", c.VpcId, "looking the VPC up needs an account and region: run with AWS credentials, or set account and region")
+	case c.MaxAzs < 2 || c.MaxAzs > 6:
+		return bad("maxAzs", c.MaxAzs, "want 2 to 6 (an ALB needs two Availability Zones)")
+	case c.NatGateways < 0 || c.NatGateways > c.MaxAzs:
+		return bad("natGateways", c.NatGateways, fmt.Sprintf("want 0 (tasks in public subnets) to maxAzs (%d)", c.MaxAzs))
+	case c.ContainerPort < 1024 || c.ContainerPort > 65535:
+		return bad("containerPort", c.ContainerPort, "want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)")
+	case len(c.HealthCheckPath) > 1024 || !healthPathPattern.MatchString(c.HealthCheckPath):
+		return bad("healthCheckPath", c.HealthCheckPath, "want an absolute path such as /healthcheck, up to 1024 characters, without query, fragment, spaces or %-escapes")
+	case fargateMemory[c.Cpu] == nil:
+		return bad("cpu", c.Cpu, "want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384")
+	case !slices.Contains(fargateMemory[c.Cpu], c.MemoryMiB):
+		return bad("memoryMiB", c.MemoryMiB, fmt.Sprintf("want a Fargate memory size for cpu %d: %s", c.Cpu, describeMemory(fargateMemory[c.Cpu])))
+	case c.MinTasks < 1 || c.MinTasks > 100:
+		return bad("minTasks", c.MinTasks, "want 1 to 100")
+	case c.MaxTasks < c.MinTasks || c.MaxTasks > 100:
+		return bad("maxTasks", c.MaxTasks, fmt.Sprintf("want minTasks (%d) to 100", c.MinTasks))
+	case c.OnDemandBaseTasks < 0 || c.OnDemandBaseTasks > c.MaxTasks:
+		return bad("onDemandBaseTasks", c.OnDemandBaseTasks, fmt.Sprintf("want 0 (all Spot) to maxTasks (%d)", c.MaxTasks))
+	case c.CpuTargetPercent < 10 || c.CpuTargetPercent > 90:
+		return bad("cpuTargetPercent", c.CpuTargetPercent, "want 10 to 90")
+	case c.ScaleInCooldown < 0 || c.ScaleInCooldown > time.Hour:
+		return bad("scaleInCooldownSeconds", int(c.ScaleInCooldown.Seconds()), "want 0 to 3600")
+	case c.ScaleOutCooldown < 0 || c.ScaleOutCooldown > time.Hour:
+		return bad("scaleOutCooldownSeconds", int(c.ScaleOutCooldown.Seconds()), "want 0 to 3600")
+	case c.RequestsPerTarget < 0:
+		return bad("requestsPerTarget", c.RequestsPerTarget, "want 0 (off) or a positive number of requests per task per minute")
+	case retentionDays[c.LogRetentionDays] == "":
+		return bad("logRetentionDays", c.LogRetentionDays, "want one of "+strings.Trim(fmt.Sprint(slices.Sorted(maps.Keys(retentionDays))), "[]"))
+	}
+	if _, err := origin.ParseList(c.CorsAllowedOrigins); err != nil {
+		return bad("corsAllowedOrigins", c.CorsAllowedOrigins, err.Error()+"; want "+origin.Want)
+	}
+	if c.CorsAllowCredentials && c.CorsAllowedOrigins == origin.Any {
+		// Any site could then make credentialed reads, the original's flaw.
+		return bad("corsAllowCredentials", c.CorsAllowCredentials, `want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`)
+	}
+	if err := c.validateVariables(); err != nil {
+		return err
+	}
+	switch {
+	case c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail):
+		return bad("alarmEmail", c.AlarmEmail, "want an e-mail address such as ops@example.com, or empty for alarms without an action")
+	case c.AlarmErrorRatePercent < 1 || c.AlarmErrorRatePercent > 100:
+		return bad("alarmErrorRatePercent", c.AlarmErrorRatePercent, "want 1 to 100")
+	case c.AlarmLatencyP99 < 10*time.Millisecond || c.AlarmLatencyP99 > time.Minute:
+		return bad("alarmLatencyP99Ms", c.AlarmLatencyP99.Milliseconds(), "want 10 to 60000")
+	case c.AlarmCpuPercent < 1 || c.AlarmCpuPercent > 100:
+		return bad("alarmCpuPercent", c.AlarmCpuPercent, "want 1 to 100")
+	case c.AlarmMemoryPercent < 1 || c.AlarmMemoryPercent > 100:
+		return bad("alarmMemoryPercent", c.AlarmMemoryPercent, "want 1 to 100")
+	}
+	return c.validateDomain()
+}
+
+func describeMemory(m []int) string {
+	if len(m) <= 3 {
+		return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(m)), ", "), "[]")
+	}
+	return fmt.Sprintf("%d to %d in steps of %d", m[0], m[len(m)-1], m[1]-m[0])
+}
+
+// validateVariables checks the app's environment and secrets: names a shell
+// and ECS accept, none that the stacks set themselves, none in both maps,
+// no secret-looking name in the plain environment, and a key ARN that IAM
+// can scope kms:Decrypt to.
+func (c Config) validateVariables() error {
+	stackSet := c.stackEnvironment()
+	check := func(key, name string) error {
+		_, setByStacks := stackSet[name]
+		switch {
+		case !envNamePattern.MatchString(name):
+			return &ConfigError{Key: key, Value: name, Allowed: "want a variable name of letters, digits and underscores, not starting with a digit"}
+		case setByStacks:
+			return &ConfigError{Key: key, Value: name, Allowed: "the stacks set this variable themselves (" + strings.Join(slices.Sorted(maps.Keys(stackSet)), ", ") + "); use the matching context key or another name"}
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Environment)) {
+		if err := check("environment", name); err != nil {
+			return err
+		}
+		if secretLooking.MatchString(name) {
+			return &ConfigError{Key: "environment", Value: name, Allowed: "this looks like a secret, and plain variables are readable by anyone who may describe the task definition: move it to secrets"}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Secrets)) {
+		if err := check("secrets", name); err != nil {
+			return err
+		}
+		if _, plain := c.Environment[name]; plain {
+			return &ConfigError{Key: "secrets", Value: name, Allowed: "also set in environment: keep one of the two"}
+		}
+		if k := c.Secrets[name].KmsKeyArn; k != "" && !kmsKeyArnPattern.MatchString(k) {
+			return &ConfigError{Key: "secrets", Value: name + ".kmsKeyArn=" + k, Allowed: "want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)"}
+		}
+	}
+	return nil
+}
+
+func (c Config) validateDomain() error {
+	bad := func(key string, value any, allowed string) error {
+		return &ConfigError{Key: key, Value: value, Allowed: allowed}
+	}
+	zoneSet := 0
+	for _, v := range []string{c.HostedZoneId, c.HostedZoneName} {
+		if v != "" {
+			zoneSet++
+		}
+	}
+	const together = "set hostedZoneId and hostedZoneName together, with domainName"
+	switch {
+	case c.DomainName == "" && (zoneSet > 0 || c.CertificateArn != ""):
+		return bad("domainName", "", "want the DNS name to serve over HTTPS, such as app.example.com: hostedZoneId, hostedZoneName and certificateArn need it")
+	case c.DomainName == "":
+		return nil
+	case !domainPattern.MatchString(c.DomainName):
+		return bad("domainName", c.DomainName, "want a lower-case DNS name such as app.example.com")
+	case zoneSet == 0 && c.CertificateArn == "":
+		return bad("domainName", c.DomainName, "want hostedZoneId and hostedZoneName (ACM then issues the certificate), or certificateArn (a certificate you already have), or neither key and no domainName")
+	case c.CertificateArn != "" && !certificateArnPattern.MatchString(c.CertificateArn):
+		return bad("certificateArn", c.CertificateArn, "want an ACM certificate ARN such as arn:aws:acm:eu-west-1:123456789012:certificate/<uuid>")
+	}
+	if m := certificateArnPattern.FindStringSubmatch(c.CertificateArn); m != nil && c.Region != "" && m[1] != c.Region {
+		return bad("certificateArn", c.CertificateArn, fmt.Sprintf("want a certificate in the stacks' region %s: a load balancer uses certificates of its own region only", c.Region))
+	}
+	if zoneSet == 0 {
+		return nil
+	}
+	switch {
+	case c.HostedZoneName == "" || !domainPattern.MatchString(strings.TrimSuffix(c.HostedZoneName, ".")):
+		return bad("hostedZoneName", c.HostedZoneName, "want the hosted zone's DNS name such as example.com; "+together)
+	case !hostedZoneIdPattern.MatchString(c.HostedZoneId):
+		return bad("hostedZoneId", c.HostedZoneId, "want a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (or /hostedzone/Z…, as the AWS CLI prints it); "+together)
+	}
+	zone := strings.TrimSuffix(c.HostedZoneName, ".")
+	if c.DomainName != zone && !strings.HasSuffix(c.DomainName, "."+zone) {
+		return bad("domainName", c.DomainName, fmt.Sprintf("want a name inside hostedZoneName %q", zone))
+	}
+	return nil
+}
