@@ -63,7 +63,8 @@ func (f lintFinding) resource() string {
 // CloudFormation resource schemas and intrinsic functions better than the
 // CDK's own checks. Every error or warning fails the test unless
 // testdata/cfn-lint-accepted.json accepts it for that rule and resource,
-// with a reason; an accepted entry that matches nothing fails it too.
+// with a reason; an accepted entry that matches nothing fails it too. (It
+// exits non-zero whenever it finds anything, so its findings decide.)
 func TestCfnLint(t *testing.T) {
 	requireTool(t, "cfn-lint")
 	data, err := os.ReadFile(filepath.Join("testdata", "cfn-lint-accepted.json"))
@@ -98,8 +99,18 @@ func TestCfnLint(t *testing.T) {
 			}
 		}
 	}
+	// The linter takes seconds; it runs while the other tests, which need
+	// jsii and so run one at a time, go on, and this test waits for it as a
+	// parallel test, which resumes once they are done.
+	var stdout strings.Builder
 	cmd := exec.Command("cfn-lint", append([]string{"--format", "json", "--"}, files...)...)
-	out, err := cmd.Output()
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Parallel()
+	err = cmd.Wait()
+	out := []byte(stdout.String())
 	var findings []lintFinding
 	if jerr := json.Unmarshal(out, &findings); jerr != nil {
 		t.Fatalf("cfn-lint: %v, %v\n%s", err, jerr, out)
