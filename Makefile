@@ -28,17 +28,18 @@ CDK_ARGS ?=
 
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: synth test bootstrap deploy diff destroy smoke bench
+.PHONY: synth test bootstrap deploy diff destroy smoke bench integ integ-clean
 
 ## synth: write the four CloudFormation templates to cdk.out/
 synth: $(CDK) $(NODE)
 	$(CDK) synth $(CDK_ARGS)
 
-## test: gofmt check, go vet and every test (stacks and service)
+## test: gofmt check, go vet (the integration test too) and every test
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags integ ./...
 	go test ./...
 
 ## bootstrap: prepare the account and region for CDK, once (needs AWS credentials)
@@ -63,6 +64,14 @@ smoke: $(NODE)
 	echo "smoke test of $$url"; \
 	curl -fsS --max-time 10 "$$url/healthcheck" | grep -qx '"Healthy"'; echo "GET /healthcheck: ok"; \
 	curl -fsS --max-time 10 "$$url/" | grep -q 'HELLO WORLD'; echo "GET /: ok"
+
+## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see README)
+integ: $(CDK) $(NODE)
+	go test -tags integ -run '^TestDeploy$$' -count=1 -v -timeout 150m ./integ
+
+## integ-clean: remove what an interrupted make integ left, APP=fargo-integ-...; without APP, list such apps (needs AWS credentials)
+integ-clean: $(CDK) $(NODE)
+	go run ./cmd/integ-clean -app '$(APP)'
 
 ## bench: the service against a bare net/http server, same load, same run
 bench:
