@@ -26,20 +26,25 @@ endif
 # Extra CLI arguments, e.g. make synth CDK_ARGS="-c natGateways=1".
 CDK_ARGS ?=
 
+# The Go version CI installs: the Dockerfile's build image, which builds the
+# binary that ships.
+GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
+
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: synth test bootstrap deploy diff destroy smoke bench integ integ-clean
+.PHONY: synth test bootstrap deploy diff destroy smoke bench integ integ-clean deploy-role versions
 
 ## synth: write the four CloudFormation templates to cdk.out/
 synth: $(CDK) $(NODE)
 	$(CDK) synth $(CDK_ARGS)
 
-## test: gofmt check, go vet (the integration test too) and every test
+## test: gofmt check, go vet (the integration test too), the workflow lint and every test
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -tags integ ./...
+	go tool actionlint .github/workflows/*.yml
 	go test ./...
 
 ## bootstrap: prepare the account and region for CDK, once (needs AWS credentials)
@@ -72,6 +77,16 @@ integ: $(CDK) $(NODE)
 ## integ-clean: remove what an interrupted make integ left, APP=fargo-integ-...; without APP, list such apps (needs AWS credentials)
 integ-clean: $(CDK) $(NODE)
 	go run ./cmd/integ-clean -app '$(APP)'
+
+## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner/name [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see README)
+deploy-role: $(CDK) $(NODE)
+	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
+		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
+
+## versions: the pinned Go and Node versions, as the workflows read them
+versions:
+	@echo "go=$(GO_VERSION)"
+	@echo "node=$(NODE_VERSION)"
 
 ## bench: the service against a bare net/http server, same load, same run
 bench:
