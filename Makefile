@@ -28,25 +28,31 @@ endif
 CDK_ARGS ?=
 STACKS ?= --all
 
+# The Go version CI installs: the Dockerfile's build image, which builds the
+# binary that ships.
+GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
+
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: help synth test bootstrap deploy diff destroy smoke logs bench
+.PHONY: help synth test bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
 help:
-	@sed -n 's/^## \([a-z]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 12
+	@sed -n 's/^## \([a-z-]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 13
 
 ## synth: write the CloudFormation templates to cdk.out/
 synth: $(CDK) $(NODE)
 	$(CDK) synth $(CDK_ARGS)
 
-## test: gofmt check, go vet and every test: stacks (cfn-lint included), service
+## test: gofmt check, go vet (the integration test too), the workflow lint and every test (cfn-lint included)
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: pip install cfn-lint)"
 	go vet ./...
+	go vet -tags integ ./...
+	go tool actionlint .github/workflows/*.yml
 	go test ./...
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
@@ -76,6 +82,24 @@ smoke: $(NODE)
 logs: $(NODE)
 	@command -v aws >/dev/null || { echo "make logs: needs the AWS CLI (aws)" >&2; exit 1; }
 	aws logs tail "$$(scripts/output.sh LogGroupName)" --follow --since 10m
+
+## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see README)
+integ: $(CDK) $(NODE)
+	go test -tags integ -run '^TestDeploy$$' -count=1 -v -timeout 150m ./integ
+
+## integ-clean: remove what an interrupted make integ left, APP=fargo-integ-...; without APP, list such apps (needs AWS credentials)
+integ-clean: $(CDK) $(NODE)
+	go run ./cmd/integ-clean -app '$(APP)'
+
+## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner/name [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see README)
+deploy-role: $(CDK) $(NODE)
+	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
+		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
+
+## versions: the pinned Go and Node versions, as the workflows read them
+versions:
+	@echo "go=$(GO_VERSION)"
+	@echo "node=$(NODE_VERSION)"
 
 ## bench: the service against a bare net/http server, same load, same run
 bench:

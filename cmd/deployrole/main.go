@@ -1,0 +1,35 @@
+// Command deployrole synthesizes the optional stack <appName>-DeployRole:
+// the IAM role, and if needed GitHub's OIDC provider, that lets the deploy
+// workflow of one GitHub repository's main branch run `cdk deploy`. It is
+// its own CDK app so that `make deploy` never deploys it; `make deploy-role
+// REPO=owner/name` does (README, Deploy from CI).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fargo-cdk/fargo/stacks"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	cfg, err := stacks.LoadDeployRoleConfig(app)
+	if err != nil {
+		return err
+	}
+	stacks.NewDeployRole(app, cfg)
+	app.Synth(nil)
+	return nil
+}
