@@ -10,7 +10,8 @@
 #
 # Settings (environment): BENCH_DURATION seconds per run (6), BENCH_RUNS (5),
 # BENCH_CONNECTIONS (64), BENCH_STARTS start-up samples (11).
-# Then runs the soak test at its full 200,000 requests.
+# Then runs serve's soak test (package serve, which runs the service) at its
+# full 200,000 requests.
 # Takes about 2 minutes with the defaults. Exits 1 if a goal is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -212,10 +213,10 @@ check "start to healthy, median (ms)" "$start_median" "<=" 50
 check "binary size (MiB)" "$(awk -v b="$binary_bytes" 'BEGIN {printf "%.2f", b / 1048576}')" "<=" 10
 check "wrk errors" "$errors" "<=" 0
 
-# The soak test at full count: memory, descriptors and goroutines must come
-# back after 200,000 requests.
-echo "soak: go test -run TestSoak with SOAK_REQUESTS=200000"
-if SOAK_REQUESTS=200000 go test -count=1 -run '^TestSoak$' -v ./service >"$tmp/soak.log" 2>&1; then
+# serve's soak test at full count: memory, descriptors and goroutines must
+# come back after 200,000 requests.
+echo "soak: go test -run TestSoak ./serve with SOAK_REQUESTS=200000"
+if SOAK_REQUESTS=200000 go test -count=1 -run '^TestSoak$' -v ./serve >"$tmp/soak.log" 2>&1; then
 	grep -E '^ +load_test' "$tmp/soak.log" | sed 's/^ */  /'
 	echo "  soak                                    PASS"
 else
