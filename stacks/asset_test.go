@@ -171,29 +171,31 @@ const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service ./s
 // TestImageAssetBuilds builds what `cdk deploy` builds: it synthesizes the
 // service image asset with staging on, as the CLI does, takes the staged
 // build context from the cloud assembly and runs the Dockerfile's go build
-// in it, offline from the module cache. A package the context misses fails
-// here, not at deploy. The control proves the test can fail: the same app
-// whose context leaves out its helper package must not build.
+// in it, offline from the module cache. The repository gets a helper
+// package under internal/ that the service imports, as a user's app would
+// have; a package the context missed would fail here, not at deploy. The
+// control proves the test can fail: the same app whose context leaves out
+// its helper package must not build.
 func TestImageAssetBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the service; skipped with -short")
 	}
+	helper := map[string]string{
+		"internal/greet/greet.go": "// Package greet is a helper of the service.\npackage greet\n\n// Hello greets.\nfunc Hello() string { return \"hello\" }\n",
+		"service/greet.go":        "package main\n\nimport \"github.com/fargo-cdk/fargo/internal/greet\"\n\nvar _ = greet.Hello\n",
+	}
 	files := repoFiles(t)
-	// A helper package outside service/ that the service imports, as a
-	// user's app would have.
 	addHelper := func(t *testing.T, dir string) {
-		writeFile(t, filepath.Join(dir, "internal/greet/greet.go"),
-			"// Package greet is a helper of the service.\npackage greet\n\n// Hello greets.\nfunc Hello() string { return \"hello\" }\n")
-		writeFile(t, filepath.Join(dir, "service/greet.go"),
-			"package main\n\nimport \"github.com/fargo-cdk/fargo/internal/greet\"\n\nvar _ = greet.Hello\n")
+		for f, content := range helper {
+			writeFile(t, filepath.Join(dir, f), content)
+		}
 	}
 	tests := []struct {
 		name  string
 		edit  func(t *testing.T, dir string)
 		fails string // a word of the build error, or "" if it must build
 	}{
-		{"the repository", func(*testing.T, string) {}, ""},
-		{"with a helper package", addHelper, ""},
+		{"the repository with a helper package", addHelper, ""},
 		{"control: a context without the helper package", func(t *testing.T, dir string) {
 			addHelper(t, dir)
 			appendFile(t, filepath.Join(dir, ".dockerignore"), "\ninternal/\n")
@@ -228,6 +230,9 @@ func TestImageAssetBuilds(t *testing.T) {
 		})
 	}
 	t.Run("staged files", func(t *testing.T) {
+		for f := range helper {
+			files = append(files, f)
+		}
 		checkStaged(t, staged[0], files)
 	})
 }
@@ -341,7 +346,7 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 			t.Errorf("staged context misses %s", f)
 		}
 	}
-	for _, f := range []string{"go.mod", "service/main.go", "serve/serve.go", "origin/origin.go"} {
+	for _, f := range []string{"go.mod", "service/main.go", "serve/serve.go", "origin/origin.go", "internal/greet/greet.go"} {
 		if !slices.Contains(got, f) {
 			t.Errorf("staged context misses %s, which the service is built from", f)
 		}
