@@ -9,7 +9,8 @@
 # goals use the median of the per-run service/baseline ratios.
 #
 # Settings (environment): BENCH_DURATION seconds per run (6), BENCH_RUNS (5),
-# BENCH_CONNECTIONS (64), BENCH_STARTS start-up samples (11).
+# BENCH_CONNECTIONS (64), BENCH_STARTS start-up samples (11), BENCH_PORT the
+# service's loopback port (18080; the baseline takes the next one).
 # Then runs serve's soak test (package serve, which runs the service) at its
 # full 200,000 requests.
 # Takes about 2 minutes with the defaults. Exits 1 if a goal is missed.
@@ -20,8 +21,8 @@ duration=${BENCH_DURATION:-6}
 runs=${BENCH_RUNS:-5}
 conns=${BENCH_CONNECTIONS:-64}
 starts=${BENCH_STARTS:-11}
-service_port=18080
-baseline_port=18081
+service_port=${BENCH_PORT:-18080}
+baseline_port=$((service_port + 1))
 
 if ! command -v wrk >/dev/null; then
 	echo "bench: installing wrk" >&2
