@@ -281,6 +281,17 @@ func (l latencies) String() string {
 // latency must stay normal while the server is attacked.
 func probe(t *testing.T, url string) latencies {
 	t.Helper()
+	l, err := tryProbe(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// tryProbe is probe for a goroutine other than the test's, which must not
+// call t.Fatal. A client stops at its first error, so a server that hangs
+// costs one client timeout, not one per request.
+func tryProbe(url string) (latencies, error) {
 	const workers, each = 4, 150
 	transport := &http.Transport{MaxIdleConnsPerHost: workers}
 	defer transport.CloseIdleConnections()
@@ -315,9 +326,9 @@ func probe(t *testing.T, url string) latencies {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		t.Fatalf("probe: %d errors, first: %v", len(errs), errs[0])
+		return nil, fmt.Errorf("probe: %d errors, first: %v", len(errs), errs[0])
 	}
-	return all
+	return all, nil
 }
 
 // checkLatency compares the p99 measured under attack with the one measured

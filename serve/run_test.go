@@ -153,8 +153,13 @@ func TestListeningLine(t *testing.T) {
 	t.Parallel()
 	r := startRun(t, map[string]string{"DRAIN_DELAY": "0s"})
 	r.cancel()
-	if err := <-r.done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the stop")
 	}
 	got := decodeJSON(t, r.logs.Lines()[0])
 	want := map[string]any{
