@@ -283,3 +283,37 @@ func TestRunPortInUse(t *testing.T) {
 		t.Errorf("Run on a port in use = %v, want %q", err, want)
 	}
 }
+
+// TestRunDefaults runs Run as a quick try would: no logger (slog.Default)
+// and no handler (http.DefaultServeMux, as with http.Server).
+func TestRunDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := ConfigFromEnv(env(map[string]string{"PORT": strconv.Itoa(freePort(t)), "DRAIN_DELAY": "0s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	gone := make(chan struct{})
+	go func() {
+		err := Run(ctx, nil, cfg, nil)
+		close(gone)
+		done <- err
+	}()
+	url := "http://127.0.0.1:" + strconv.Itoa(cfg.Port)
+	waitForReady(t, url+cfg.HealthCheckPath, 5*time.Second, gone)
+	client := &http.Client{Timeout: time.Second}
+	if status, body, err := get(client, url+"/"); err != nil || status != 404 || body != "404 page not found\n" {
+		t.Errorf("GET / = %d %q %v, want http.DefaultServeMux's 404", status, body, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the stop")
+	}
+}
