@@ -60,8 +60,9 @@ const (
 // Run serves h on IPv4 0.0.0.0:cfg.Port until ctx is done or the process
 // gets SIGTERM or SIGINT, then drains and shuts down as the package comment
 // says. It answers cfg.HealthCheckPath itself and hands every other request
-// to h (http.DefaultServeMux if nil, as in http.Server). It logs through logger (slog.Default() if nil): a "listening" line
-// with the address and the effective limits, then one line per stop phase.
+// to h (http.DefaultServeMux if nil, as in http.Server). It logs through
+// logger (slog.Default() if nil): a "listening" line with the address and
+// the effective limits, then one line per stop phase.
 //
 // Run returns nil after a clean stop, or an error: a bad cfg, a port it
 // cannot listen on, a failed server, or requests still in flight after
