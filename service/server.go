@@ -4,18 +4,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
 )
 
 // NewServer returns the service's HTTP handler: the routes of addRoutes
-// behind CORS and, if cfg.AccessLog is set, an access log. Once draining is
-// set, /healthcheck answers 503 so that the load balancer stops routing here.
-func NewServer(logger *slog.Logger, cfg config, draining *atomic.Bool) http.Handler {
+// behind CORS and, if cfg.AccessLog is set, an access log. serve.Run puts
+// the health check in front of it, so neither sees the load balancer's
+// health checks.
+func NewServer(logger *slog.Logger, cfg config) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, draining)
+	addRoutes(mux)
 	var h http.Handler = cors.New(cors.Options{
 		AllowedOrigins:   cfg.AllowedOrigins,
 		AllowedMethods:   []string{http.MethodGet, http.MethodHead},
@@ -27,24 +27,7 @@ func NewServer(logger *slog.Logger, cfg config, draining *atomic.Bool) http.Hand
 	return h
 }
 
-// handleHealthcheck answers the load balancer's health checks: "Healthy"
-// (a JSON string), or 503 "Draining" once the service is stopping.
-func handleHealthcheck(draining *atomic.Bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-		h.Set("Pragma", "no-cache")
-		h.Set("Expires", "0")
-		if draining.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `"Draining"`)
-			return
-		}
-		io.WriteString(w, `"Healthy"`)
-	})
-}
-
+// handleIndex answers / with hello world: replace it with your app.
 func handleIndex() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -52,14 +35,10 @@ func handleIndex() http.Handler {
 	})
 }
 
-// accessLog logs a line per request except health checks, which the load
-// balancer sends every few seconds from each of its nodes.
+// accessLog logs a line per request. Health checks, which the load balancer
+// sends every few seconds from each of its nodes, never get here.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthcheck" {
-			next.ServeHTTP(w, r)
-			return
-		}
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)

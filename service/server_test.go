@@ -6,18 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
 // newTestServer serves NewServer(cfg) on a loopback httptest.Server, so that
-// HEAD, Content-Length and the like behave as on the wire.
-func newTestServer(t *testing.T, cfg config, draining *atomic.Bool) *httptest.Server {
+// HEAD, Content-Length and the like behave as on the wire. The health check
+// is serve's, tested there and in TestRun.
+func newTestServer(t *testing.T, cfg config) *httptest.Server {
 	t.Helper()
-	if draining == nil {
-		draining = new(atomic.Bool)
-	}
-	srv := httptest.NewServer(NewServer(slog.New(slog.DiscardHandler), cfg, draining))
+	srv := httptest.NewServer(NewServer(slog.New(slog.DiscardHandler), cfg))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -56,18 +53,6 @@ func do(t *testing.T, method, url string, header http.Header) (*http.Response, s
 }
 
 var (
-	noCache = map[string]string{
-		"Cache-Control": "no-cache, no-store, must-revalidate",
-		"Pragma":        "no-cache",
-		"Expires":       "0",
-	}
-	healthy = map[string]string{
-		"Content-Type":   "application/json",
-		"Content-Length": "9",
-		"Cache-Control":  noCache["Cache-Control"],
-		"Pragma":         noCache["Pragma"],
-		"Expires":        noCache["Expires"],
-	}
 	hello = map[string]string{
 		"Content-Type":   "text/html; charset=utf-8",
 		"Content-Length": "20",
@@ -81,7 +66,7 @@ var (
 
 func TestRoutes(t *testing.T) {
 	t.Parallel()
-	srv := newTestServer(t, defaultConfig(t), nil)
+	srv := newTestServer(t, defaultConfig(t))
 
 	type route struct {
 		method, path string
@@ -93,24 +78,20 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/", 200, "<h1>HELLO WORLD</h1>", hello},
 		{"HEAD", "/", 200, "", hello},
 		{"GET", "/?q=1", 200, "<h1>HELLO WORLD</h1>", hello},
-		{"GET", "/healthcheck", 200, `"Healthy"`, healthy},
-		{"HEAD", "/healthcheck", 200, "", healthy},
-		{"GET", "/healthcheck?x", 200, `"Healthy"`, healthy},
 	}
 	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS", "PATCH"} {
-		tests = append(tests,
-			route{m, "/", 405, "Method Not Allowed\n", notAllowed},
-			route{m, "/healthcheck", 405, "Method Not Allowed\n", notAllowed},
-		)
+		tests = append(tests, route{m, "/", 405, "Method Not Allowed\n", notAllowed})
 	}
+	// The health check is not one of the app's routes: serve answers it
+	// before a request gets here.
 	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "OPTIONS"} {
-		for _, p := range []string{"/nope", "/healthcheck/", "/index.html", "/HEALTHCHECK"} {
+		for _, p := range []string{"/nope", "/index.html", "/healthcheck"} {
 			tests = append(tests, route{m, p, 404, "404 page not found\n", notFound})
 		}
 	}
 	tests = append(tests,
 		route{"HEAD", "/nope", 404, "", notFound},
-		route{"HEAD", "/healthcheck/", 404, "", notFound},
+		route{"HEAD", "/healthcheck", 404, "", notFound},
 	)
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -136,32 +117,6 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-func TestHealthcheckDraining(t *testing.T) {
-	t.Parallel()
-	var draining atomic.Bool
-	srv := newTestServer(t, defaultConfig(t), &draining)
-	draining.Store(true)
-
-	for _, method := range []string{"GET", "HEAD"} {
-		resp, body := do(t, method, srv.URL+"/healthcheck", nil)
-		wantBody := `"Draining"`
-		if method == "HEAD" {
-			wantBody = ""
-		}
-		if resp.StatusCode != 503 || body != wantBody {
-			t.Errorf("%s /healthcheck while draining = %d %q, want 503 %q", method, resp.StatusCode, body, wantBody)
-		}
-		for k, v := range noCache {
-			if got := resp.Header.Get(k); got != v {
-				t.Errorf("%s = %q, want %q", k, got, v)
-			}
-		}
-	}
-	if resp, body := do(t, "GET", srv.URL+"/", nil); resp.StatusCode != 200 || body != "<h1>HELLO WORLD</h1>" {
-		t.Errorf("GET / while draining = %d %q, want 200", resp.StatusCode, body)
-	}
-}
-
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	const (
@@ -170,8 +125,8 @@ func TestCORS(t *testing.T) {
 		evil  = "https://evil.example.com"
 	)
 	preflightVary := "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-	listed := newTestServer(t, config{AllowedOrigins: []string{app, local}, AllowCredentials: true}, nil)
-	wildcard := newTestServer(t, defaultConfig(t), nil)
+	listed := newTestServer(t, config{AllowedOrigins: []string{app, local}, AllowCredentials: true})
+	wildcard := newTestServer(t, defaultConfig(t))
 
 	// absent marks a header that must not be in the response.
 	const absent = "<absent>"
@@ -190,7 +145,7 @@ func TestCORS(t *testing.T) {
 			map[string]string{"Access-Control-Allow-Origin": app, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
 		},
 		{
-			"simple GET, second listed origin", listed, "GET", "/healthcheck",
+			"simple GET, second listed origin", listed, "GET", "/",
 			http.Header{"Origin": {local}}, 200,
 			map[string]string{"Access-Control-Allow-Origin": local, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"},
 		},
@@ -240,7 +195,7 @@ func TestCORS(t *testing.T) {
 			},
 		},
 		{
-			"preflight, allowed request header", listed, "OPTIONS", "/healthcheck",
+			"preflight, allowed request header", listed, "OPTIONS", "/",
 			http.Header{"Origin": {app}, "Access-Control-Request-Method": {"HEAD"}, "Access-Control-Request-Headers": {"content-type"}}, 204,
 			map[string]string{"Access-Control-Allow-Origin": app, "Access-Control-Allow-Headers": "content-type"},
 		},
@@ -271,7 +226,7 @@ func TestCORS(t *testing.T) {
 			map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": absent, "Vary": "Origin"},
 		},
 		{
-			"wildcard, preflight", wildcard, "OPTIONS", "/healthcheck",
+			"wildcard, preflight", wildcard, "OPTIONS", "/",
 			http.Header{"Origin": {evil}, "Access-Control-Request-Method": {"GET"}}, 204,
 			map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET", "Access-Control-Allow-Credentials": absent},
 		},
@@ -307,8 +262,7 @@ func TestAccessLog(t *testing.T) {
 		var logs syncBuffer
 		cfg := defaultConfig(t)
 		cfg.AccessLog = on
-		srv := httptest.NewServer(NewServer(slog.New(slog.NewJSONHandler(&logs, nil)), cfg, new(atomic.Bool)))
-		do(t, "GET", srv.URL+"/healthcheck", nil)
+		srv := httptest.NewServer(NewServer(slog.New(slog.NewJSONHandler(&logs, nil)), cfg))
 		do(t, "GET", srv.URL+"/", nil)
 		do(t, "POST", srv.URL+"/nope", nil)
 		srv.Close()
@@ -321,7 +275,7 @@ func TestAccessLog(t *testing.T) {
 			continue
 		}
 		if len(lines) != 2 {
-			t.Fatalf("ACCESS_LOG=true logged %d lines, want 2 (health checks are never logged): %q", len(lines), lines)
+			t.Fatalf("ACCESS_LOG=true logged %d lines, want 2: %q", len(lines), lines)
 		}
 		for i, want := range []map[string]any{
 			{"msg": "request", "method": "GET", "path": "/", "status": 200.0, "bytes": 20.0},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fargo-cdk/fargo/origin"
+	"github.com/fargo-cdk/fargo/serve"
 )
 
 // fargateMemory lists, for each Fargate CPU value, the memory sizes (MiB) it
@@ -46,10 +47,6 @@ var (
 	// name; the task definition's plain environment is visible to anyone
 	// who may describe it, so such values belong in secrets.
 	secretLooking = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL)`)
-	// healthPathPattern is a path the ALB accepts for its health check
-	// (1 to 1024 characters, from a leading slash) and that a request line
-	// carries unchanged: no query, fragment, space or percent-encoding.
-	healthPathPattern = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$`)
 )
 
 func (c Config) validate() error {
@@ -75,8 +72,6 @@ func (c Config) validate() error {
 		return bad("natGateways", c.NatGateways, fmt.Sprintf("want 0 (tasks in public subnets) to maxAzs (%d)", c.MaxAzs))
 	case c.ContainerPort < 1024 || c.ContainerPort > 65535:
 		return bad("containerPort", c.ContainerPort, "want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)")
-	case len(c.HealthCheckPath) > 1024 || !healthPathPattern.MatchString(c.HealthCheckPath):
-		return bad("healthCheckPath", c.HealthCheckPath, "want an absolute path such as /healthcheck, up to 1024 characters, without query, fragment, spaces or %-escapes")
 	case fargateMemory[c.Cpu] == nil:
 		return bad("cpu", c.Cpu, "want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384")
 	case !slices.Contains(fargateMemory[c.Cpu], c.MemoryMiB):
@@ -97,6 +92,11 @@ func (c Config) validate() error {
 		return bad("requestsPerTarget", c.RequestsPerTarget, "want 0 (off) or a positive number of requests per task per minute")
 	case retentionDays[c.LogRetentionDays] == "":
 		return bad("logRetentionDays", c.LogRetentionDays, "want one of "+strings.Trim(fmt.Sprint(slices.Sorted(maps.Keys(retentionDays))), "[]"))
+	}
+	// The service checks its HEALTH_CHECK_PATH and CORS_ALLOWED_ORIGINS with
+	// the same code, so synth refuses exactly what a task would.
+	if err := serve.CheckHealthPath(c.HealthCheckPath); err != nil {
+		return bad("healthCheckPath", c.HealthCheckPath, err.Error())
 	}
 	if _, err := origin.ParseList(c.CorsAllowedOrigins); err != nil {
 		return bad("corsAllowedOrigins", c.CorsAllowedOrigins, err.Error()+"; want "+origin.Want)

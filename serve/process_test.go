@@ -1,18 +1,22 @@
-package main
+package serve
 
-// Helpers for the tests that run the real binary as a subprocess on
-// loopback: load_test.go and hostile_test.go.
+// Helpers for the tests that run a server as a real process on loopback
+// (load_test.go, hostile_test.go): signals, resident memory, descriptors
+// and goroutine dumps need one. The process is this test binary, started
+// again with serverEnv set, which makes TestMain run serverMain instead of
+// the tests: no separate build, and the server is Run serving testApp.
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,56 +26,53 @@ import (
 	"time"
 )
 
-var binDir string
+// serverEnv, set to 1, turns the test binary into the test server.
+const serverEnv = "SERVE_TEST_SERVER"
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	if os.Getenv(serverEnv) == "1" {
+		os.Exit(serverMain())
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-// buildService builds the service binary once per test binary, with the
-// Dockerfile's flags. go test puts its own go first on PATH.
-var buildService = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "service-test-")
+// serverMain is what a service's main does with this package, serving
+// testApp: settings from the environment, a bad one reported as one line on
+// stderr, JSON logs on stdout, exit code 1 on any error.
+func serverMain() int {
+	cfg, err := ConfigFromEnv(os.Getenv)
 	if err != nil {
-		return "", err
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	binDir = dir
-	bin := filepath.Join(dir, "service")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := Run(context.Background(), logger, cfg, testApp()); err != nil {
+		logger.Error("stopped with error", "error", err)
+		return 1
 	}
-	return bin, nil
-})
+	return 0
+}
 
-// process is the service running as a subprocess.
+// process is the test server running as a subprocess.
 type process struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string // 127.0.0.1:port
 	url    string
+	health string // the health check's URL
 	stdout syncBuffer
 	stderr syncBuffer
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
 }
 
-// startService runs the binary with exactly env (nothing inherited, so a
-// PORT in the developer's shell cannot leak in) and waits until it is
+// startServer runs the test server with exactly env (nothing inherited, so
+// a PORT in the developer's shell cannot leak in) and waits until it is
 // healthy. The process is killed at the end of the test if still running.
-func startService(t *testing.T, env map[string]string) *process {
+func startServer(t *testing.T, env map[string]string) *process {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("runs the service binary under load; skipped with -short")
-	}
-	bin, err := buildService()
-	if err != nil {
-		t.Fatal(err)
+		t.Skip("runs a server process under load; skipped with -short")
 	}
 	port := freePort(t)
 	p := &process{
@@ -80,8 +81,15 @@ func startService(t *testing.T, env map[string]string) *process {
 		exited: make(chan struct{}),
 	}
 	p.url = "http://" + p.addr
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = []string{"PORT=" + strconv.Itoa(port)}
+	p.health = p.url + DefaultHealthCheckPath
+	if path := env["HEALTH_CHECK_PATH"]; path != "" {
+		p.health = p.url + path
+	}
+	p.cmd = exec.Command(os.Args[0])
+	p.cmd.Env = []string{serverEnv + "=1", "PORT=" + strconv.Itoa(port)}
+	if dir := os.Getenv("GOCOVERDIR"); dir != "" {
+		p.cmd.Env = append(p.cmd.Env, "GOCOVERDIR="+dir) // go test -cover
+	}
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
@@ -102,10 +110,10 @@ func startService(t *testing.T, env map[string]string) *process {
 			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("service stdout:\n%s\nstderr:\n%s", p.stdout.String(), p.stderr.String())
+			t.Logf("server stdout:\n%s\nstderr:\n%s", p.stdout.String(), p.stderr.String())
 		}
 	})
-	waitForReady(t, p.url+"/healthcheck", 10*time.Second)
+	waitForReady(t, p.health, 10*time.Second, p.exited)
 	return p
 }
 
@@ -117,7 +125,7 @@ func (p *process) signal(sig os.Signal) {
 }
 
 // wait waits up to timeout for the process to exit and returns its exit
-// code and how long it took.
+// code (-1 if a signal killed it) and how long it took.
 func (p *process) wait(timeout time.Duration) (int, time.Duration) {
 	p.t.Helper()
 	start := time.Now()
@@ -125,7 +133,7 @@ func (p *process) wait(timeout time.Duration) (int, time.Duration) {
 	case <-p.exited:
 		return p.cmd.ProcessState.ExitCode(), time.Since(start)
 	case <-time.After(timeout):
-		p.t.Fatalf("service still running after %s", timeout)
+		p.t.Fatalf("server still running after %s", timeout)
 		return 0, 0
 	}
 }
@@ -143,19 +151,16 @@ func (p *process) waitLog(msg string, timeout time.Duration) {
 	p.t.Fatalf("no %q log line after %s", msg, timeout)
 }
 
-// checkAlive fails the test unless the process is running and serves / now.
+// checkAlive fails the test unless the process is running and serves the
+// app now.
 func (p *process) checkAlive() {
 	p.t.Helper()
 	select {
 	case <-p.exited:
-		p.t.Fatalf("service exited: %v", p.err)
+		p.t.Fatalf("server exited: %v", p.err)
 	default:
 	}
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	status, body, err := get(client, p.url+"/")
-	if err != nil || status != 200 || body != "<h1>HELLO WORLD</h1>" {
-		p.t.Fatalf("GET / = %d %q %v, want 200", status, body, err)
-	}
+	checkApp(p.t, p.url)
 }
 
 // statusField reads a field such as VmRSS (kB) or Threads from
@@ -222,7 +227,7 @@ func (p *process) waitFDs(want int, timeout time.Duration) int {
 // goroutineDump stops the process with SIGQUIT, which makes the Go runtime
 // print every goroutine's stack on stderr (GOTRACEBACK=all), and returns
 // the dump. It is how the tests count goroutines without adding a debug
-// endpoint or signal handler to the service.
+// endpoint or signal handler to the server.
 func (p *process) goroutineDump() string {
 	p.t.Helper()
 	p.signal(syscall.SIGQUIT)
@@ -276,6 +281,17 @@ func (l latencies) String() string {
 // latency must stay normal while the server is attacked.
 func probe(t *testing.T, url string) latencies {
 	t.Helper()
+	l, err := tryProbe(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// tryProbe is probe for a goroutine other than the test's, which must not
+// call t.Fatal. A client stops at its first error, so a server that hangs
+// costs one client timeout, not one per request.
+func tryProbe(url string) (latencies, error) {
 	const workers, each = 4, 150
 	transport := &http.Transport{MaxIdleConnsPerHost: workers}
 	defer transport.CloseIdleConnections()
@@ -291,9 +307,9 @@ func probe(t *testing.T, url string) latencies {
 			var mine latencies
 			for range each {
 				start := time.Now()
-				status, _, err := get(client, url+"/")
-				if err == nil && status != 200 {
-					err = fmt.Errorf("status %d", status)
+				status, body, err := get(client, url+"/")
+				if err == nil && (status != 200 || body != appBody) {
+					err = fmt.Errorf("%d %q", status, body)
 				}
 				if err != nil {
 					mu.Lock()
@@ -310,9 +326,9 @@ func probe(t *testing.T, url string) latencies {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		t.Fatalf("probe: %d errors, first: %v", len(errs), errs[0])
+		return nil, fmt.Errorf("probe: %d errors, first: %v", len(errs), errs[0])
 	}
-	return all
+	return all, nil
 }
 
 // checkLatency compares the p99 measured under attack with the one measured

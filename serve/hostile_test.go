@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bufio"
@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// The tests here attack the real binary and check that it refuses what it
+// The tests here attack a server process and check that it refuses what it
 // must, stays up, and keeps serving other clients at normal latency.
 
 func TestHeaderLimit(t *testing.T) {
-	p := startService(t, map[string]string{"DRAIN_DELAY": "0s"})
+	p := startServer(t, map[string]string{"DRAIN_DELAY": "0s"})
 	big := func(n int) string { return strings.Repeat("a", n) }
 	var many strings.Builder
 	for i := range 2000 {
@@ -54,7 +54,7 @@ func TestHeaderLimit(t *testing.T) {
 func TestSlowloris(t *testing.T) {
 	const attackers = 200
 	ensureFiles(t, attackers+100)
-	p := startService(t, map[string]string{"DRAIN_DELAY": "0s"})
+	p := startServer(t, map[string]string{"DRAIN_DELAY": "0s"})
 	before := probe(t, p.url)
 	fds0 := p.settledFDs()
 
@@ -117,8 +117,8 @@ func TestSlowloris(t *testing.T) {
 		switch {
 		case r.err != nil:
 			t.Errorf("attacker %d: %v", i, r.err)
-		case r.closedAfter < readHeaderTimeout-200*time.Millisecond || r.closedAfter > readHeaderTimeout+2*time.Second:
-			t.Errorf("attacker %d closed after %s, want about %s", i, r.closedAfter, readHeaderTimeout)
+		case r.closedAfter < ReadHeaderTimeout-200*time.Millisecond || r.closedAfter > ReadHeaderTimeout+2*time.Second:
+			t.Errorf("attacker %d closed after %s, want about %s", i, r.closedAfter, ReadHeaderTimeout)
 		case r.answered != "":
 			t.Errorf("attacker %d got an answer: %q", i, r.answered)
 		}
@@ -146,7 +146,7 @@ func TestSlowloris(t *testing.T) {
 func TestIdleConnections(t *testing.T) {
 	const idle = 2000
 	ensureFiles(t, idle+200)
-	p := startService(t, map[string]string{"DRAIN_DELAY": "0s"})
+	p := startServer(t, map[string]string{"DRAIN_DELAY": "0s"})
 	before := probe(t, p.url)
 	fds0, rss0 := p.settledFDs(), p.rssMiB()
 
@@ -165,7 +165,7 @@ func TestIdleConnections(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
-		if err == nil && (resp.StatusCode != 200 || string(body) != "<h1>HELLO WORLD</h1>") {
+		if err == nil && (resp.StatusCode != 200 || string(body) != appBody) {
 			err = fmt.Errorf("%s %q", resp.Status, body)
 		}
 		return err
@@ -206,7 +206,7 @@ func TestIdleConnections(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		conns[i] = parked{conn, bufio.NewReader(conn)}
 		return request(conns[i])
 	})
@@ -239,7 +239,7 @@ func TestIdleConnections(t *testing.T) {
 // TestMalformedRequests sends what no browser or load balancer would, over
 // raw TCP, while others are served.
 func TestMalformedRequests(t *testing.T) {
-	p := startService(t, map[string]string{"DRAIN_DELAY": "0s"})
+	p := startServer(t, map[string]string{"DRAIN_DELAY": "0s"})
 	long := strings.Repeat("a", 60<<10)
 	tests := []struct {
 		name, raw string
@@ -286,21 +286,28 @@ func TestMalformedRequests(t *testing.T) {
 		{"junk query", "GET /?a=%zz&%%%;;== HTTP/1.1\r\nHost: t\r\n\r\n", 200, ""},
 		{"60 KiB query", "GET /?" + long + " HTTP/1.1\r\nHost: t\r\n\r\n", 200, ""},
 		{"DEL in query", "GET /healthcheck?\x7f HTTP/1.1\r\nHost: t\r\n\r\n", 400, ""},
+		// The health check's own path.
+		{"POST to the health check", "POST /healthcheck HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, ""},
+		{"health check with a slash", "GET /healthcheck/ HTTP/1.1\r\nHost: t\r\n\r\n", 404, ""},
+		{"health check, double slash", "GET //healthcheck HTTP/1.1\r\nHost: t\r\n\r\n", 307, "/healthcheck"},
+		{"health check in upper case", "GET /HEALTHCHECK HTTP/1.1\r\nHost: t\r\n\r\n", 404, ""},
 	}
 	before := probe(t, p.url)
 	// Send the whole table from 4 clients, again and again while the probe
-	// runs (at least 3 times).
+	// runs (at least 3 times). A client stops at its first failed
+	// exchange, so a server that hangs costs one timeout per client.
 	var (
 		mu        sync.Mutex
 		wrong     = map[string]string{}
 		sent, bad int
 		wg        sync.WaitGroup
 		during    latencies
+		probeErr  error
 	)
 	done := make(chan struct{})
 	wg.Go(func() {
-		during = probe(t, p.url)
-		close(done)
+		defer close(done)
+		during, probeErr = tryProbe(p.url)
 	})
 	for w := range 4 {
 		wg.Go(func() {
@@ -331,11 +338,17 @@ func TestMalformedRequests(t *testing.T) {
 						wrong[tt.name] = msg
 					}
 					mu.Unlock()
+					if err != nil {
+						return
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if probeErr != nil {
+		t.Fatal(probeErr)
+	}
 	for name, msg := range wrong {
 		t.Errorf("%s: %s", name, msg)
 	}
