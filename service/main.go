@@ -91,7 +91,7 @@ func serve(ctx context.Context, stop func(), logger *slog.Logger, cfg config) er
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "config", cfg)
+	logger.Info("listening", "addr", ln.Addr().String(), "idle_timeout", idleTimeout.String(), "config", cfg)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
