@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const (
+	// clients is how many keep-alive connections carry the load.
+	clients = 4
+	// pause between one client's requests keeps the load steady without
+	// taking the CPU that the health checks and the rest of the suite need.
+	pause = 2 * time.Millisecond
+	// helloBody is what GET / answers.
+	helloBody = "<h1>HELLO WORLD</h1>"
+)
+
+// result is one request through the proxy.
+type result struct {
+	sent   time.Time
+	server string // the X-Server header of a good answer
+	err    string // why the request failed; empty if it did not
+}
+
+// load is constant keep-alive traffic to GET / through the proxy.
+type load struct {
+	t        *testing.T
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	results  []result
+}
+
+func startLoad(t *testing.T, url string) *load {
+	l := &load{t: t}
+	for range clients {
+		l.wg.Go(func() {
+			tr := &http.Transport{MaxIdleConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			for !l.stopping.Load() {
+				r := result{sent: time.Now()}
+				r.server, r.err = get(c, url+"/")
+				l.mu.Lock()
+				l.results = append(l.results, r)
+				l.mu.Unlock()
+				time.Sleep(pause)
+			}
+		})
+	}
+	t.Cleanup(func() { l.stop() })
+	return l
+}
+
+// get sends one request and returns the server that answered, or why it
+// failed: a connection error, or anything but 200 with the page (a 5xx from
+// the proxy, say).
+func get(c *http.Client, url string) (server, failure string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	switch {
+	case err != nil:
+		return "", "reading the body: " + err.Error()
+	case resp.StatusCode != http.StatusOK || string(body) != helloBody:
+		return "", fmt.Sprintf("%s %.60q", resp.Status, body)
+	}
+	return resp.Header.Get("X-Server"), ""
+}
+
+// stop ends the load, letting requests in flight finish, and returns every
+// result.
+func (l *load) stop() []result {
+	l.t.Helper()
+	l.stopping.Store(true)
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second): // twice the client timeout
+		l.t.Fatal("load clients still running 10s after stop")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.results)
+}
+
+// waitServed waits until every named server has answered a request sent
+// after since.
+func (l *load) waitServed(since time.Time, timeout time.Duration, servers ...string) {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		counts := answered(l.results, since)
+		l.mu.Unlock()
+		missing := slices.DeleteFunc(slices.Clone(servers), func(s string) bool { return counts[s] > 0 })
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("no answer from %v within %s; answers so far: %v", missing, timeout, counts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// answered counts, per server, the good answers to requests sent after
+// since.
+func answered(results []result, since time.Time) map[string]int {
+	counts := map[string]int{}
+	for _, r := range results {
+		if r.err == "" && r.sent.After(since) {
+			counts[r.server]++
+		}
+	}
+	return counts
+}
+
+// lastSent returns when the last request that server answered was sent.
+func lastSent(results []result, server string) time.Time {
+	var last time.Time
+	for _, r := range results {
+		if r.err == "" && r.server == server && r.sent.After(last) {
+			last = r.sent
+		}
+	}
+	return last
+}
+
+// failures describes the failed requests, the first few in full, with their
+// send times relative to ref.
+func failures(results []result, ref time.Time) (n int, desc string) {
+	var b strings.Builder
+	for _, r := range results {
+		if r.err == "" {
+			continue
+		}
+		if n++; n <= 5 {
+			fmt.Fprintf(&b, "\n  sent %+v after the stop began: %s", r.sent.Sub(ref).Round(time.Millisecond), r.err)
+		}
+	}
+	return n, b.String()
+}

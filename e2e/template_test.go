@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// timeScale divides every duration read from the templates, so that a stop
+// sequence of tens of seconds in production takes seconds here.
+const timeScale = 10
+
+func scaled(d time.Duration) time.Duration { return d / timeScale }
+
+// templates are the golden snapshots that TestSnapshots in the stacks
+// package keeps identical to what synth writes. Resources are looked up by
+// type across all of them, so a resource may move between stacks.
+var templates = []string{"LoadBalancer.template.json", "Service.template.json"}
+
+// settings are the production numbers the test reproduces, unscaled.
+type settings struct {
+	// The target group's health check.
+	healthPath         string
+	healthCode         string
+	healthInterval     time.Duration
+	healthTimeout      time.Duration
+	healthyThreshold   int
+	unhealthyThreshold int
+	deregistration     time.Duration
+	// port is the port the ECS service registers its tasks with in the
+	// target group (the target group's own port is only a default for
+	// targets registered without one); the container's PORT and port
+	// mapping must equal it.
+	port int
+
+	// env is the container's environment as the task definition sets it.
+	env             map[string]string
+	drainDelay      time.Duration
+	shutdownTimeout time.Duration
+	stopTimeout     time.Duration
+
+	// albIdleTimeout is the load balancer's idle_timeout.timeout_seconds.
+	albIdleTimeout time.Duration
+}
+
+// resource is one CloudFormation resource and the file it came from.
+type resource struct {
+	file, id, typ string
+	properties    map[string]any
+}
+
+// readSettings reads settings from the templates and fails the test with
+// one line naming the file and property when one is missing or malformed.
+func readSettings(t *testing.T) settings {
+	t.Helper()
+	var all []resource
+	for _, name := range templates {
+		path := filepath.Join("..", "stacks", "testdata", name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tpl struct {
+			Resources map[string]struct {
+				Type       string
+				Properties map[string]any
+			}
+		}
+		if err := json.Unmarshal(b, &tpl); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for id, r := range tpl.Resources {
+			all = append(all, resource{file: name, id: id, typ: r.Type, properties: r.Properties})
+		}
+	}
+	only := func(typ string) resource {
+		t.Helper()
+		var found []resource
+		for _, r := range all {
+			if r.typ == typ {
+				found = append(found, r)
+			}
+		}
+		if len(found) != 1 {
+			t.Fatalf("found %d resources of type %s in %v, want exactly 1", len(found), typ, templates)
+		}
+		return found[0]
+	}
+
+	var s settings
+	p := props{t: t, r: only("AWS::ElasticLoadBalancingV2::TargetGroup")}
+	if proto := p.str("Protocol"); proto != "HTTP" {
+		t.Fatalf("%s: target group Protocol %q: the e2e test knows HTTP only", p.where(), proto)
+	}
+	if proto, ok := p.r.properties["HealthCheckProtocol"]; ok && proto != "HTTP" {
+		t.Fatalf("%s: target group HealthCheckProtocol %v: the e2e test knows HTTP only", p.where(), proto)
+	}
+	s.healthPath = p.str("HealthCheckPath")
+	s.healthInterval = time.Duration(p.int("HealthCheckIntervalSeconds")) * time.Second
+	s.healthTimeout = time.Duration(p.int("HealthCheckTimeoutSeconds")) * time.Second
+	s.healthyThreshold = p.int("HealthyThresholdCount")
+	s.unhealthyThreshold = p.int("UnhealthyThresholdCount")
+	matcher, _ := p.r.properties["Matcher"].(map[string]any)
+	s.healthCode, _ = matcher["HttpCode"].(string)
+	if !regexp.MustCompile(`^[1-5][0-9][0-9]$`).MatchString(s.healthCode) {
+		t.Fatalf("%s: target group Matcher.HttpCode %q: the e2e test knows a single status code only", p.where(), s.healthCode)
+	}
+	s.deregistration = time.Duration(p.attribute("TargetGroupAttributes", "deregistration_delay.timeout_seconds")) * time.Second
+
+	p = props{t: t, r: only("AWS::ElasticLoadBalancingV2::LoadBalancer")}
+	s.albIdleTimeout = time.Duration(p.attribute("LoadBalancerAttributes", "idle_timeout.timeout_seconds")) * time.Second
+
+	p = props{t: t, r: only("AWS::ECS::Service")}
+	balancers, _ := p.r.properties["LoadBalancers"].([]any)
+	if len(balancers) != 1 {
+		t.Fatalf("%s: %d LoadBalancers, want 1", p.where(), len(balancers))
+	}
+	s.port = props{t: t, r: resource{file: p.r.file, id: p.r.id + " LoadBalancers", properties: balancers[0].(map[string]any)}}.int("ContainerPort")
+
+	p = props{t: t, r: only("AWS::ECS::TaskDefinition")}
+	container := p.container(s.port)
+	s.stopTimeout = time.Duration(container.int("StopTimeout")) * time.Second
+	s.env = container.env()
+	if got := s.env["PORT"]; got != strconv.Itoa(s.port) {
+		t.Fatalf("%s: container PORT %q, want the port the service registers, %d", p.where(), got, s.port)
+	}
+	s.drainDelay = container.duration("DRAIN_DELAY")
+	s.shutdownTimeout = container.duration("SHUTDOWN_TIMEOUT")
+	// The binary answers health checks on HEALTH_CHECK_PATH, or on
+	// /healthcheck when the task definition does not set it.
+	want := "/healthcheck"
+	if v, ok := s.env["HEALTH_CHECK_PATH"]; ok {
+		want = v
+	}
+	if s.healthPath != want {
+		t.Fatalf("target group HealthCheckPath %q, but the service answers health checks on %q", s.healthPath, want)
+	}
+	return s
+}
+
+// props reads typed properties of one resource.
+type props struct {
+	t *testing.T
+	r resource
+}
+
+func (p props) where() string { return p.r.file + " " + p.r.id }
+
+func (p props) str(key string) string {
+	p.t.Helper()
+	v, ok := p.r.properties[key].(string)
+	if !ok {
+		p.t.Fatalf("%s: property %s = %v, want a string", p.where(), key, p.r.properties[key])
+	}
+	return v
+}
+
+func (p props) int(key string) int {
+	p.t.Helper()
+	v, ok := p.r.properties[key].(float64)
+	if !ok || v != float64(int(v)) {
+		p.t.Fatalf("%s: property %s = %v, want a whole number", p.where(), key, p.r.properties[key])
+	}
+	return int(v)
+}
+
+// attribute reads a whole number from a list of {Key, Value} attributes,
+// where CloudFormation keeps values as strings.
+func (p props) attribute(list, key string) int {
+	p.t.Helper()
+	attrs, _ := p.r.properties[list].([]any)
+	for _, a := range attrs {
+		a, _ := a.(map[string]any)
+		if a["Key"] == key {
+			n, err := strconv.Atoi(fmt.Sprint(a["Value"]))
+			if err != nil {
+				p.t.Fatalf("%s: %s %s = %v, want a whole number", p.where(), list, key, a["Value"])
+			}
+			return n
+		}
+	}
+	p.t.Fatalf("%s: %s has no %s", p.where(), list, key)
+	return 0
+}
+
+// container returns the container definition that maps port, the one the
+// load balancer sends traffic to.
+func (p props) container(port int) props {
+	p.t.Helper()
+	defs, _ := p.r.properties["ContainerDefinitions"].([]any)
+	for _, d := range defs {
+		d, _ := d.(map[string]any)
+		mappings, _ := d["PortMappings"].([]any)
+		for _, m := range mappings {
+			m, _ := m.(map[string]any)
+			if m["ContainerPort"] == float64(port) {
+				return props{t: p.t, r: resource{file: p.r.file, id: fmt.Sprintf("%s container %v", p.r.id, d["Name"]), properties: d}}
+			}
+		}
+	}
+	p.t.Fatalf("%s: no container maps port %d, where the service registers its tasks", p.where(), port)
+	return props{}
+}
+
+// env returns a container definition's Environment as a map.
+func (p props) env() map[string]string {
+	p.t.Helper()
+	env := map[string]string{}
+	list, _ := p.r.properties["Environment"].([]any)
+	for _, e := range list {
+		e, _ := e.(map[string]any)
+		name, ok1 := e["Name"].(string)
+		value, ok2 := e["Value"].(string)
+		if !ok1 || !ok2 {
+			p.t.Fatalf("%s: environment entry %v, want a literal Name and Value", p.where(), e)
+		}
+		env[name] = value
+	}
+	return env
+}
+
+// duration parses a duration variable of the container's environment.
+func (p props) duration(name string) time.Duration {
+	p.t.Helper()
+	v, ok := p.env()[name]
+	if !ok {
+		p.t.Fatalf("%s: environment has no %s", p.where(), name)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.t.Fatalf("%s: %s=%q: %v", p.where(), name, v, err)
+	}
+	return d
+}
