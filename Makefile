@@ -50,6 +50,7 @@ test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: pip install cfn-lint)"
+	@command -v haproxy >/dev/null || echo "haproxy not found: skipped the stop paths through a load balancer (install it with: apt-get install haproxy)"
 	go vet ./...
 	go vet -tags integ ./...
 	go tool actionlint .github/workflows/*.yml
