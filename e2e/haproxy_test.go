@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // albConnectTimeout is how long an ALB waits to connect to a target: fixed
@@ -39,7 +41,7 @@ type proxy struct {
 	url     string
 	sock    string // the runtime API, at admin level
 	cmd     *exec.Cmd
-	output  syncBuffer // stdout and stderr
+	output  testhelp.SyncBuffer // stdout and stderr
 	exited  chan struct{}
 	started time.Time
 }
@@ -54,7 +56,7 @@ func startProxy(t *testing.T, s settings, targets ...*instance) *proxy {
 	t.Helper()
 	dir := t.TempDir()
 	p := &proxy{t: t, s: s, sock: filepath.Join(dir, "admin.sock"), exited: make(chan struct{})}
-	p.url = "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+	p.url = "http://127.0.0.1:" + strconv.Itoa(testhelp.FreePort(t))
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `global
 	stats socket %s mode 600 level admin

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 var binDir string
@@ -53,7 +53,7 @@ type instance struct {
 	name   string
 	addr   string // 127.0.0.1:port
 	cmd    *exec.Cmd
-	output syncBuffer // stdout and stderr
+	output testhelp.SyncBuffer // stdout and stderr
 	exited chan struct{}
 	// listening is the service's startup log line.
 	listening map[string]any
@@ -71,7 +71,7 @@ func startInstance(t *testing.T, name string, env map[string]string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testhelp.FreePort(t)
 	in := &instance{t: t, name: name, addr: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
 	in.cmd = exec.Command(bin)
 	for k, v := range env {
@@ -148,33 +148,4 @@ func (in *instance) stop(timeout time.Duration) time.Duration {
 		<-in.exited
 		return time.Since(start).Round(time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer that a process can write while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

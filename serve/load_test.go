@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // TestDrainUnderLoad stops a server process with SIGTERM while 36 clients
@@ -61,7 +63,7 @@ func TestDrainUnderLoad(t *testing.T) {
 		for time.Now().UnixNano() < cutoff.Load() {
 			sentAt := time.Now()
 			sent.Add(1)
-			status, body, err := get(c, p.url+"/")
+			status, body, err := testhelp.Get(c, p.url+"/")
 			switch {
 			case err != nil:
 				fail("%s after start: %v (reset: %v)", time.Since(sentAt), err, isReset(err))
@@ -85,7 +87,7 @@ func TestDrainUnderLoad(t *testing.T) {
 		c := &http.Client{Timeout: 2 * time.Second}
 		for time.Now().UnixNano() < cutoff.Load() {
 			checkedAt := time.Now().UnixNano()
-			status, body, err := get(c, p.health)
+			status, body, err := testhelp.Get(c, p.health)
 			if err != nil {
 				fail("health check: %v", err)
 				return

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // serverEnv, set to 1, turns the test binary into the test server.
@@ -60,8 +62,8 @@ type process struct {
 	addr   string // 127.0.0.1:port
 	url    string
 	health string // the health check's URL
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testhelp.SyncBuffer
+	stderr testhelp.SyncBuffer
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
 }
@@ -74,7 +76,7 @@ func startServer(t *testing.T, env map[string]string) *process {
 	if testing.Short() {
 		t.Skip("runs a server process under load; skipped with -short")
 	}
-	port := freePort(t)
+	port := testhelp.FreePort(t)
 	p := &process{
 		t:      t,
 		addr:   "127.0.0.1:" + strconv.Itoa(port),
@@ -113,7 +115,7 @@ func startServer(t *testing.T, env map[string]string) *process {
 			t.Logf("server stdout:\n%s\nstderr:\n%s", p.stdout.String(), p.stderr.String())
 		}
 	})
-	waitForReady(t, p.health, 10*time.Second, p.exited)
+	testhelp.WaitForReady(t, p.health, 10*time.Second, p.exited)
 	return p
 }
 
@@ -307,7 +309,7 @@ func tryProbe(url string) (latencies, error) {
 			var mine latencies
 			for range each {
 				start := time.Now()
-				status, body, err := get(client, url+"/")
+				status, body, err := testhelp.Get(client, url+"/")
 				if err == nil && (status != 200 || body != appBody) {
 					err = fmt.Errorf("%d %q", status, body)
 				}

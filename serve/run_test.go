@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // running is Run started in the background by startRun.
@@ -20,7 +22,7 @@ type running struct {
 	url    string // http://127.0.0.1:port
 	cancel func() // the stop signal
 	done   chan error
-	logs   syncBuffer
+	logs   testhelp.SyncBuffer
 }
 
 // startRun starts Run in this process on a free port, serving testApp with
@@ -28,7 +30,7 @@ type running struct {
 // waits until the health check answers.
 func startRun(t *testing.T, settings map[string]string) *running {
 	t.Helper()
-	settings["PORT"] = strconv.Itoa(freePort(t))
+	settings["PORT"] = strconv.Itoa(testhelp.FreePort(t))
 	cfg, err := ConfigFromEnv(env(settings))
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +46,7 @@ func startRun(t *testing.T, settings map[string]string) *running {
 		close(gone)
 		r.done <- err
 	}()
-	waitForReady(t, r.url+cfg.HealthCheckPath, 5*time.Second, gone)
+	testhelp.WaitForReady(t, r.url+cfg.HealthCheckPath, 5*time.Second, gone)
 	return r
 }
 
@@ -83,7 +85,7 @@ func TestRunDrainsThenStops(t *testing.T) {
 	// The health check fails at once: allow only the time for Run to see
 	// ctx on a machine busy with the parallel tests.
 	for {
-		status, body, err := get(client, health)
+		status, body, err := testhelp.Get(client, health)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,13 +105,13 @@ func TestRunDrainsThenStops(t *testing.T) {
 	served := 0
 	for time.Since(stopped) < drainDelay*2/3 {
 		for _, c := range []*http.Client{client, newConns} {
-			status, body, err := get(c, r.url+"/")
+			status, body, err := testhelp.Get(c, r.url+"/")
 			if err != nil || status != http.StatusOK || body != appBody {
 				t.Fatalf("GET / during drain = %d %q %v, want 200", status, body, err)
 			}
 			served++
 		}
-		if status, _, err := get(client, health); err != nil || status != http.StatusServiceUnavailable {
+		if status, _, err := testhelp.Get(client, health); err != nil || status != http.StatusServiceUnavailable {
 			t.Fatalf("health check during drain = %d %v, want 503", status, err)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -135,12 +137,12 @@ func TestRunDrainsThenStops(t *testing.T) {
 	lines := r.logs.Lines()
 	var msgs []string
 	for _, line := range lines {
-		msgs = append(msgs, decodeJSON(t, line)["msg"].(string))
+		msgs = append(msgs, testhelp.DecodeJSON(t, line)["msg"].(string))
 	}
 	if want := []string{"listening", "draining", "shutting down", "stopped"}; !slices.Equal(msgs, want) {
 		t.Fatalf("log messages = %q, want %q", msgs, want)
 	}
-	if got := decodeJSON(t, lines[1])["cause"]; got != "context canceled" {
+	if got := testhelp.DecodeJSON(t, lines[1])["cause"]; got != "context canceled" {
 		t.Errorf("draining cause = %v", got)
 	}
 }
@@ -161,7 +163,7 @@ func TestListeningLine(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after the stop")
 	}
-	got := decodeJSON(t, r.logs.Lines()[0])
+	got := testhelp.DecodeJSON(t, r.logs.Lines()[0])
 	want := map[string]any{
 		"level":               "INFO",
 		"msg":                 "listening",
@@ -254,7 +256,7 @@ func TestRunBadConfig(t *testing.T) {
 		{with(func(c *Config) { c.HealthCheckPath = "/" }), `invalid Config.HealthCheckPath "/": want a path of its own such as /healthcheck: / is the app's`},
 	}
 	for _, tt := range tests {
-		var logs syncBuffer
+		var logs testhelp.SyncBuffer
 		err := runWithin(t, 2*time.Second, tt.cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("Run(%+v) = %v, want %q", tt.cfg, err, tt.want)
@@ -277,7 +279,7 @@ func TestRunPortInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testhelp.SyncBuffer
 	err = runWithin(t, 2*time.Second, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if want := "listen tcp4 0.0.0.0:" + port + ": bind: address already in use"; err == nil || err.Error() != want {
 		t.Errorf("Run on a port in use = %v, want %q", err, want)
@@ -288,7 +290,7 @@ func TestRunPortInUse(t *testing.T) {
 // and no handler (http.DefaultServeMux, as with http.Server).
 func TestRunDefaults(t *testing.T) {
 	t.Parallel()
-	cfg, err := ConfigFromEnv(env(map[string]string{"PORT": strconv.Itoa(freePort(t)), "DRAIN_DELAY": "0s"}))
+	cfg, err := ConfigFromEnv(env(map[string]string{"PORT": strconv.Itoa(testhelp.FreePort(t)), "DRAIN_DELAY": "0s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,9 +304,9 @@ func TestRunDefaults(t *testing.T) {
 		done <- err
 	}()
 	url := "http://127.0.0.1:" + strconv.Itoa(cfg.Port)
-	waitForReady(t, url+cfg.HealthCheckPath, 5*time.Second, gone)
+	testhelp.WaitForReady(t, url+cfg.HealthCheckPath, 5*time.Second, gone)
 	client := &http.Client{Timeout: time.Second}
-	if status, body, err := get(client, url+"/"); err != nil || status != 404 || body != "404 page not found\n" {
+	if status, body, err := testhelp.Get(client, url+"/"); err != nil || status != 404 || body != "404 page not found\n" {
 		t.Errorf("GET / = %d %q %v, want http.DefaultServeMux's 404", status, body, err)
 	}
 	cancel()

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // buildBinary builds the service as the Dockerfile does (static, trimmed)
@@ -50,11 +52,11 @@ func TestBinary(t *testing.T) {
 		// serve: the deadline kills it and the exit code gives it away.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		cmd := exec.CommandContext(ctx, bin)
-		cmd.Env = []string{env, "PORT=" + strconv.Itoa(freePort(t))}
+		cmd.Env = []string{env, "PORT=" + strconv.Itoa(testhelp.FreePort(t))}
 		if env == "PORT=70000" {
 			cmd.Env = cmd.Env[:1]
 		}
-		var stdout, stderr syncBuffer
+		var stdout, stderr testhelp.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		cancel()
@@ -66,11 +68,11 @@ func TestBinary(t *testing.T) {
 		}
 	}
 
-	port := freePort(t)
+	port := testhelp.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"PORT=" + strconv.Itoa(port), "HEALTH_CHECK_PATH=/ready", "DRAIN_DELAY=300ms", "SHUTDOWN_TIMEOUT=2s"}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testhelp.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -87,13 +89,13 @@ func TestBinary(t *testing.T) {
 			t.Logf("service stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 		}
 	})
-	waitForReady(t, base+"/ready", 10*time.Second, exited)
+	testhelp.WaitForReady(t, base+"/ready", 10*time.Second, exited)
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	if status, body, err := get(client, base+"/"); err != nil || status != 200 || body != "<h1>HELLO WORLD</h1>" {
+	if status, body, err := testhelp.Get(client, base+"/"); err != nil || status != 200 || body != "<h1>HELLO WORLD</h1>" {
 		t.Errorf("GET / = %d %q %v, want 200 hello world", status, body, err)
 	}
-	if status, _, err := get(client, base+"/healthcheck"); err != nil || status != 404 {
+	if status, _, err := testhelp.Get(client, base+"/healthcheck"); err != nil || status != 404 {
 		t.Errorf("GET /healthcheck = %d %v, want 404 with HEALTH_CHECK_PATH=/ready", status, err)
 	}
 	start := time.Now()
@@ -101,7 +103,7 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		status, body, err := get(client, base+"/ready")
+		status, body, err := testhelp.Get(client, base+"/ready")
 		if err == nil && status == 503 && body == `"Draining"` {
 			break
 		}
@@ -122,12 +124,12 @@ func TestBinary(t *testing.T) {
 	lines := stdout.Lines()
 	var msgs []string
 	for _, line := range lines {
-		msgs = append(msgs, decodeJSON(t, line)["msg"].(string))
+		msgs = append(msgs, testhelp.DecodeJSON(t, line)["msg"].(string))
 	}
 	if want := []string{"starting", "listening", "draining", "shutting down", "stopped"}; !slices.Equal(msgs, want) {
 		t.Fatalf("log messages = %q, want %q", msgs, want)
 	}
-	listening := decodeJSON(t, lines[1])
+	listening := testhelp.DecodeJSON(t, lines[1])
 	for k, want := range map[string]any{
 		"addr":              "0.0.0.0:" + strconv.Itoa(port),
 		"health_check_path": "/ready",

@@ -1,104 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
-
-// syncBuffer is a bytes.Buffer safe for a server writing logs while a test
-// reads them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// Lines returns the complete lines written so far.
-func (b *syncBuffer) Lines() []string {
-	s := b.String()
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return strings.Split(s[:i], "\n")
-	}
-	return nil
-}
-
-func decodeJSON(t *testing.T, line string) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(line), &m); err != nil {
-		t.Fatalf("log line %q is not JSON: %v", line, err)
-	}
-	return m
-}
-
-// freePort returns a TCP port that was free a moment ago. The service only
-// accepts ports from 1 up, so tests cannot ask it for port 0.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitForReady polls url until it answers 200, sleeping between tries, and
-// gives up early if gone is closed (the server exited). It leaves no
-// connection open.
-func waitForReady(t *testing.T, url string, timeout time.Duration, gone <-chan struct{}) {
-	t.Helper()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-gone:
-			t.Fatalf("%s: the service exited before it was ready", url)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("%s not ready after %s", url, timeout)
-}
-
-func get(client *http.Client, url string) (int, string, error) {
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
-}
 
 // TestRun runs the service in-process with its own health check path and
 // the access log on: the configured path is the health check (and the
@@ -106,11 +19,11 @@ func get(client *http.Client, url string) (int, string, error) {
 // access log, and a stop drains and returns nil.
 func TestRun(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := testhelp.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testhelp.SyncBuffer
 	done := make(chan error, 1)
 	gone := make(chan struct{})
 	go func() {
@@ -124,7 +37,7 @@ func TestRun(t *testing.T) {
 		close(gone)
 		done <- err
 	}()
-	waitForReady(t, base+"/ready", 5*time.Second, gone)
+	testhelp.WaitForReady(t, base+"/ready", 5*time.Second, gone)
 
 	client := &http.Client{Timeout: time.Second}
 	for _, tt := range []struct {
@@ -136,13 +49,13 @@ func TestRun(t *testing.T) {
 		{"/", 200, "<h1>HELLO WORLD</h1>"},
 		{"/healthcheck", 404, "404 page not found\n"},
 	} {
-		if status, body, err := get(client, base+tt.path); err != nil || status != tt.status || body != tt.body {
+		if status, body, err := testhelp.Get(client, base+tt.path); err != nil || status != tt.status || body != tt.body {
 			t.Errorf("GET %s = %d %q %v, want %d %q", tt.path, status, body, err, tt.status, tt.body)
 		}
 	}
 	cancel()
 	for stopped := time.Now(); ; time.Sleep(5 * time.Millisecond) {
-		status, body, err := get(client, base+"/ready")
+		status, body, err := testhelp.Get(client, base+"/ready")
 		if err == nil && status == 503 && body == `"Draining"` {
 			break
 		}
@@ -165,7 +78,7 @@ func TestRun(t *testing.T) {
 	var msgs []string
 	var requests []string
 	for _, line := range stdout.Lines() {
-		m := decodeJSON(t, line)
+		m := testhelp.DecodeJSON(t, line)
 		msgs = append(msgs, m["msg"].(string))
 		switch m["msg"] {
 		case "starting":
@@ -205,10 +118,10 @@ func TestRunBadSetting(t *testing.T) {
 		// A free port, so that a setting wrongly accepted makes run serve
 		// instead of failing to listen: the deadline below then fails the
 		// test within seconds.
-		vars := map[string]string{"PORT": strconv.Itoa(freePort(t))}
+		vars := map[string]string{"PORT": strconv.Itoa(testhelp.FreePort(t))}
 		maps.Copy(vars, tt.env)
 		ctx, cancel := context.WithCancel(context.Background())
-		var stdout, stderr syncBuffer
+		var stdout, stderr testhelp.SyncBuffer
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, tt.args, env(vars), &stdout, &stderr) }()
 		select {

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // newTestServer serves NewServer(cfg) on a loopback httptest.Server, so that
@@ -259,7 +261,7 @@ func TestCORS(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	for _, on := range []bool{false, true} {
-		var logs syncBuffer
+		var logs testhelp.SyncBuffer
 		cfg := defaultConfig(t)
 		cfg.AccessLog = on
 		srv := httptest.NewServer(NewServer(slog.New(slog.NewJSONHandler(&logs, nil)), cfg))
@@ -281,7 +283,7 @@ func TestAccessLog(t *testing.T) {
 			{"msg": "request", "method": "GET", "path": "/", "status": 200.0, "bytes": 20.0},
 			{"msg": "request", "method": "POST", "path": "/nope", "status": 404.0, "bytes": 19.0},
 		} {
-			got := decodeJSON(t, lines[i])
+			got := testhelp.DecodeJSON(t, lines[i])
 			for k, v := range want {
 				if got[k] != v {
 					t.Errorf("line %d: %s = %v, want %v", i, k, got[k], v)

@@ -123,6 +123,7 @@ func TestImageAssetHash(t *testing.T) {
 		{"service/server_test.go", false},
 		{"serve/load_test.go", false},
 		{"internal/greet/greet_test.go", false},
+		{"internal/testhelp/testhelp.go", false}, // the tests' own helpers
 		{"origin/testdata/origins.json", false},
 		{"bench/run.sh", false},
 		{"bench/baseline/main.go", false},
@@ -304,8 +305,8 @@ func goBuild(dir, out string) (string, error) {
 // .dockerignore implements: go.mod, go.sum and every package directory's
 // files, but no other file at the root (the CDK app, settings, docs), no
 // tooling under hidden directories, nothing from the stacks, the tooling's
-// commands and scripts, bench, e2e or integ, and no tests, test data or docs anywhere. CDK adds the Dockerfile
-// and .dockerignore.
+// commands and scripts, bench, e2e or integ, and no tests, test helpers,
+// test data or docs anywhere. CDK adds the Dockerfile and .dockerignore.
 func checkStaged(t *testing.T, staged string, repo []string) {
 	t.Helper()
 	want := []string{"Dockerfile", ".dockerignore"}
@@ -317,7 +318,7 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 			continue
 		case slices.Contains([]string{"bin", "cdk.out", "docs", "stacks", "cmd", "scripts", "bench", "e2e", "integ"}, parts[0]):
 			continue
-		case strings.HasSuffix(f, "_test.go") || strings.HasSuffix(f, ".md") || slices.Contains(parts, "testdata"):
+		case strings.HasSuffix(f, "_test.go") || strings.HasSuffix(f, ".md") || slices.Contains(parts, "testdata") || strings.HasPrefix(f, "internal/testhelp/"):
 			continue
 		}
 		if !slices.Contains(want, f) {

@@ -1,0 +1,101 @@
+// Package testhelp holds what the tests of serve, service and e2e share
+// when they run a server and read its JSON logs. It is for tests only: the
+// image's build context leaves it out.
+package testhelp
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SyncBuffer is a bytes.Buffer that a server or a process can write while
+// a test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Lines returns the complete lines written so far.
+func (b *SyncBuffer) Lines() []string {
+	s := b.String()
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return strings.Split(s[:i], "\n")
+	}
+	return nil
+}
+
+// DecodeJSON decodes a JSON log line, failing the test if it is not one.
+func DecodeJSON(t testing.TB, line string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatalf("log line %q is not JSON: %v", line, err)
+	}
+	return m
+}
+
+// FreePort returns an IPv4 loopback port that was free a moment ago. The
+// servers take PORT from 1 up, so tests cannot ask them for port 0.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// WaitForReady polls url until it answers 200, sleeping between tries, and
+// gives up early if gone is closed (the server exited). It leaves no
+// connection open.
+func WaitForReady(t testing.TB, url string, timeout time.Duration, gone <-chan struct{}) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-gone:
+			t.Fatalf("%s: the server exited before it was ready", url)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s not ready after %s", url, timeout)
+}
+
+// Get sends a GET and returns the status and the whole body.
+func Get(client *http.Client, url string) (int, string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
