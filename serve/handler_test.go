@@ -1,11 +1,12 @@
 package serve
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // newTestServer serves the health check at healthPath in front of testApp
@@ -22,27 +23,6 @@ func newTestServer(t *testing.T, healthPath string) (srv *httptest.Server, h *ha
 	srv = httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, h, appCalls
-}
-
-// do sends one request without following redirects and returns the response
-// with its body read.
-func do(t *testing.T, method, url string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
 }
 
 var (
@@ -85,7 +65,7 @@ func check(t *testing.T, srv *httptest.Server, appCalls *atomic.Int64, tests []e
 	t.Helper()
 	for _, tt := range tests {
 		before := appCalls.Load()
-		resp, body := do(t, tt.method, srv.URL+tt.path)
+		resp, body := testhelp.Do(t, tt.method, srv.URL+tt.path, nil)
 		if resp.StatusCode != tt.status || body != tt.body {
 			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, body, tt.status, tt.body)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -28,30 +27,6 @@ func defaultConfig(t *testing.T) config {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-// do sends one request without following redirects and returns the response
-// with its body read.
-func do(t *testing.T, method, url string, header http.Header) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
 }
 
 var (
@@ -98,7 +73,7 @@ func TestRoutes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			t.Parallel()
-			resp, body := do(t, tt.method, srv.URL+tt.path, nil)
+			resp, body := testhelp.Do(t, tt.method, srv.URL+tt.path, nil)
 			if resp.StatusCode != tt.status {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
@@ -241,7 +216,7 @@ func TestCORS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, _ := do(t, tt.method, tt.srv.URL+tt.path, tt.header)
+			resp, _ := testhelp.Do(t, tt.method, tt.srv.URL+tt.path, tt.header)
 			if resp.StatusCode != tt.status {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tt.status)
 			}
@@ -265,8 +240,8 @@ func TestAccessLog(t *testing.T) {
 		cfg := defaultConfig(t)
 		cfg.AccessLog = on
 		srv := httptest.NewServer(NewServer(slog.New(slog.NewJSONHandler(&logs, nil)), cfg))
-		do(t, "GET", srv.URL+"/", nil)
-		do(t, "POST", srv.URL+"/nope", nil)
+		testhelp.Do(t, "GET", srv.URL+"/", nil)
+		testhelp.Do(t, "POST", srv.URL+"/nope", nil)
 		srv.Close()
 
 		lines := logs.Lines()
