@@ -67,15 +67,14 @@ func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 		Vpc:        vpc,
 	})
 	service := NewServiceStack(app, "Service", &ServiceStackProps{
-		StackProps:                stackProps("Service", "Go web service on Fargate Spot behind the load balancer, with auto scaling"),
-		Config:                    cfg,
-		Vpc:                       vpc,
-		Cluster:                   cluster.Cluster,
-		TargetGroup:               lb.TargetGroup,
-		LoadBalancerSecurityGroup: lb.SecurityGroup,
-		LoadBalancerFullName:      lb.LoadBalancerFullName,
-		TargetGroupFullName:       lb.TargetGroupFullName,
-		Image:                     image,
+		StackProps:           stackProps("Service", "Go web service on Fargate Spot behind the load balancer, with auto scaling"),
+		Config:               cfg,
+		Vpc:                  vpc,
+		Cluster:              cluster.Cluster,
+		TargetGroup:          lb.TargetGroup,
+		LoadBalancerFullName: lb.LoadBalancerFullName,
+		TargetGroupFullName:  lb.TargetGroupFullName,
+		Image:                image,
 	})
 	// For cost allocation: every resource that can carry a tag carries the
 	// app's name.

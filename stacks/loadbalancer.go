@@ -40,13 +40,12 @@ type LoadBalancerStackProps struct {
 // they forward to, and, with a custom domain, the certificate and the DNS
 // record. The service stack registers its tasks in the target group.
 //
-// Whatever the configuration, the Service stack reads the same four values
-// from it, so toggling the custom domain changes this stack only.
+// Whatever the configuration, the Service stack reads the same values from
+// it (the target group, with the security group its listeners bring, and
+// the metrics' names), so toggling the custom domain changes this stack
+// only.
 type LoadBalancerStack struct {
 	awscdk.Stack
-	// SecurityGroup is the ALB's security group: tasks accept traffic only
-	// from it.
-	SecurityGroup awsec2.ISecurityGroup
 	// TargetGroup receives all the listeners' traffic: HTTPS on 443 with a
 	// custom domain, else HTTP on 80.
 	TargetGroup awselasticloadbalancingv2.IApplicationTargetGroup
@@ -122,7 +121,6 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 	})
 	return &LoadBalancerStack{
 		Stack:                stack,
-		SecurityGroup:        sg,
 		TargetGroup:          targetGroup,
 		LoadBalancerFullName: alb.LoadBalancerFullName(),
 		TargetGroupFullName:  targetGroup.TargetGroupFullName(),

@@ -32,10 +32,10 @@ type ServiceStackProps struct {
 	// Cluster runs the tasks.
 	Cluster awsecs.ICluster
 	// TargetGroup is where the tasks register; the load balancer stack
-	// owns it and its health check.
+	// owns it and its health check. Registering opens the tasks to the load
+	// balancer's security group, their only source, and the load balancer
+	// to the tasks.
 	TargetGroup awselasticloadbalancingv2.IApplicationTargetGroup
-	// LoadBalancerSecurityGroup is the only source the tasks accept.
-	LoadBalancerSecurityGroup awsec2.ISecurityGroup
 	// LoadBalancerFullName and TargetGroupFullName are the ALB metrics'
 	// dimensions.
 	LoadBalancerFullName *string
@@ -149,8 +149,8 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	})
 	// The alarms are named literally; they must exist before the service.
 	service.Node().AddDependency(traffic.target5xx, traffic.latencyP99)
-	// Registering opens the load balancer's security group to the tasks on
-	// containerPort, and nothing else.
+	// Registering opens the tasks' security group to the load balancer's on
+	// containerPort, and the load balancer's to the tasks on that port only.
 	props.TargetGroup.AddTarget(service)
 
 	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
