@@ -42,7 +42,7 @@ type proxy struct {
 	sock    string // the runtime API, at admin level
 	cmd     *exec.Cmd
 	output  testhelp.SyncBuffer // stdout and stderr
-	exited  chan struct{}
+	exited  <-chan struct{}
 	started time.Time
 }
 
@@ -55,7 +55,7 @@ const backend = "targets"
 func startProxy(t *testing.T, s settings, targets ...*instance) *proxy {
 	t.Helper()
 	dir := t.TempDir()
-	p := &proxy{t: t, s: s, sock: filepath.Join(dir, "admin.sock"), exited: make(chan struct{})}
+	p := &proxy{t: t, s: s, sock: filepath.Join(dir, "admin.sock")}
 	p.url = "http://127.0.0.1:" + strconv.Itoa(testhelp.FreePort(t))
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `global
@@ -95,21 +95,10 @@ backend %s
 	p.cmd = exec.Command("haproxy", "-db", "-f", path) // -db: foreground
 	p.cmd.Stdout = &p.output
 	p.cmd.Stderr = &p.output
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.started = time.Now()
-	go func() {
-		p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("haproxy.cfg:\n%s\nhaproxy output:\n%s", cfg.String(), p.output.String())
-		}
+	p.exited, _ = testhelp.Start(t, p.cmd, func() string {
+		return "haproxy.cfg:\n" + cfg.String() + "\nhaproxy:\n" + p.output.String()
 	})
+	p.started = time.Now()
 
 	// HAProxy starts with its servers UP; wait for a passed check on each,
 	// like tasks that have been in service for a while.

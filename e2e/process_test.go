@@ -54,7 +54,7 @@ type instance struct {
 	addr   string // 127.0.0.1:port
 	cmd    *exec.Cmd
 	output testhelp.SyncBuffer // stdout and stderr
-	exited chan struct{}
+	exited <-chan struct{}
 	// listening is the service's startup log line.
 	listening map[string]any
 }
@@ -72,7 +72,7 @@ func startInstance(t *testing.T, name string, env map[string]string) *instance {
 		t.Fatal(err)
 	}
 	port := testhelp.FreePort(t)
-	in := &instance{t: t, name: name, addr: "127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+	in := &instance{t: t, name: name, addr: "127.0.0.1:" + strconv.Itoa(port)}
 	in.cmd = exec.Command(bin)
 	for k, v := range env {
 		if k != "PORT" {
@@ -82,24 +82,7 @@ func startInstance(t *testing.T, name string, env map[string]string) *instance {
 	in.cmd.Env = append(in.cmd.Env, "PORT="+strconv.Itoa(port))
 	in.cmd.Stdout = &in.output
 	in.cmd.Stderr = &in.output
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		in.cmd.Wait()
-		close(in.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-in.exited:
-		default:
-			in.cmd.Process.Kill()
-			<-in.exited
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, in.output.String())
-		}
-	})
+	in.exited, _ = testhelp.Start(t, in.cmd, in.output.String)
 
 	// The service logs JSON lines from the start: "starting" with its own
 	// settings, then "listening" once its port is open.

@@ -64,8 +64,8 @@ type process struct {
 	health string // the health check's URL
 	stdout testhelp.SyncBuffer
 	stderr testhelp.SyncBuffer
-	exited chan struct{}
-	err    error // from Wait, once exited is closed
+	exited <-chan struct{}
+	err    *error // from Wait, once exited is closed
 }
 
 // startServer runs the test server with exactly env (nothing inherited, so
@@ -78,9 +78,8 @@ func startServer(t *testing.T, env map[string]string) *process {
 	}
 	port := testhelp.FreePort(t)
 	p := &process{
-		t:      t,
-		addr:   "127.0.0.1:" + strconv.Itoa(port),
-		exited: make(chan struct{}),
+		t:    t,
+		addr: "127.0.0.1:" + strconv.Itoa(port),
 	}
 	p.url = "http://" + p.addr
 	p.health = p.url + DefaultHealthCheckPath
@@ -97,23 +96,8 @@ func startServer(t *testing.T, env map[string]string) *process {
 	}
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("server stdout:\n%s\nstderr:\n%s", p.stdout.String(), p.stderr.String())
-		}
+	p.exited, p.err = testhelp.Start(t, p.cmd, func() string {
+		return "stdout:\n" + p.stdout.String() + "\nstderr:\n" + p.stderr.String()
 	})
 	testhelp.WaitForReady(t, p.health, 10*time.Second, p.exited)
 	return p
@@ -159,7 +143,7 @@ func (p *process) checkAlive() {
 	p.t.Helper()
 	select {
 	case <-p.exited:
-		p.t.Fatalf("server exited: %v", p.err)
+		p.t.Fatalf("server exited: %v", *p.err)
 	default:
 	}
 	checkApp(p.t, p.url)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -122,4 +124,33 @@ func Do(t testing.TB, method, url string, header http.Header) (*http.Response, s
 		t.Fatal(err)
 	}
 	return resp, string(body)
+}
+
+// Start starts cmd and returns a channel that is closed once it has exited,
+// with Wait's error in *waitErr by then. When the test ends the process is
+// killed if it is still running and, if the test failed, the test logs what
+// output returns (what the process printed).
+func Start(t testing.TB, cmd *exec.Cmd, output func() string) (exited <-chan struct{}, waitErr *error) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	waitErr = new(error)
+	go func() {
+		*waitErr = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), output())
+		}
+	})
+	return done, waitErr
 }
