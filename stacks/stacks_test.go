@@ -3,6 +3,8 @@ package stacks
 import (
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -306,7 +308,7 @@ func TestServiceStack(t *testing.T) {
 			has(t, tpl, "AWS::ECS::TaskDefinition", map[string]any{
 				"Cpu": "256", "Memory": "512",
 				"RequiresCompatibilities": []any{"FARGATE"},
-				"RuntimePlatform":         map[string]any{"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+				"RuntimePlatform":         map[string]any{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
 				// /tmp is writable on a read-only root.
 				"Volumes": []any{map[string]any{"Name": "tmp"}},
 				"ContainerDefinitions": []any{map[string]any{
@@ -352,6 +354,65 @@ func TestServiceStack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCpuArchitecture checks that the tasks and the image follow
+// cpuArchitecture together: a task definition for one architecture running
+// an image built for the other fails at start with "exec format error".
+func TestCpuArchitecture(t *testing.T) {
+	tests := []struct {
+		name                string
+		s                   func(t *testing.T) *synthesized
+		task, imagePlatform string
+	}{
+		{"default", defaults, "ARM64", "linux/arm64"},
+		{"cpuArchitecture=x86_64", func(t *testing.T) *synthesized {
+			return synth(t, map[string]any{"cpuArchitecture": "x86_64"}, nil)
+		}, "X86_64", "linux/amd64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.s(t)
+			has(t, s.templates["Service"], "AWS::ECS::TaskDefinition", map[string]any{
+				"RuntimePlatform": map[string]any{"CpuArchitecture": tt.task, "OperatingSystemFamily": "LINUX"},
+			})
+			// Spot and on demand alike, as before.
+			has(t, s.templates["Service"], "AWS::ECS::Service", map[string]any{
+				"CapacityProviderStrategy": []any{
+					map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
+					map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
+				},
+			})
+			if got := imagePlatforms(t, s.outdir); !slices.Equal(got, []string{tt.imagePlatform}) {
+				t.Errorf("image asset platforms %q, want [%s]", got, tt.imagePlatform)
+			}
+		})
+	}
+}
+
+// imagePlatforms returns the platform of each image asset in the Service
+// stack's asset manifest, which `cdk deploy` passes to docker build.
+func imagePlatforms(t *testing.T, outdir string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(outdir, "Service.assets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		DockerImages map[string]struct {
+			Source struct {
+				Platform string `json:"platform"`
+			} `json:"source"`
+		} `json:"dockerImages"`
+	}
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatalf("Service.assets.json: %v", err)
+	}
+	var out []string
+	for _, image := range manifest.DockerImages {
+		out = append(out, image.Source.Platform)
+	}
+	return out
 }
 
 func TestServiceAcceptsOnlyTheLoadBalancer(t *testing.T) {
