@@ -142,8 +142,9 @@ var retentionDays = map[int]awslogs.RetentionDays{
 func (c Config) LogRetention() awslogs.RetentionDays { return retentionDays[c.LogRetentionDays] }
 
 // Architecture is the tasks' CPU architecture, as cpuArchitecture names it.
-// Fargate runs both on demand and on Spot; ARM64 (Graviton) costs about
-// 20 % less per vCPU-hour and GB-hour (README, Cost).
+// Fargate runs both on demand and on Spot (ARM64 Spot since September
+// 2024); ARM64 (Graviton) costs 20 % less per vCPU-hour and GB-hour
+// (README, Cost).
 type Architecture string
 
 // The values of cpuArchitecture.

@@ -359,6 +359,9 @@ func TestServiceStack(t *testing.T) {
 // TestCpuArchitecture checks that the tasks and the image follow
 // cpuArchitecture together: a task definition for one architecture running
 // an image built for the other fails at start with "exec format error".
+// Switching it must also change the image's asset hash, which is its tag
+// in the bootstrap repository: with the same tag, `cdk deploy` would find
+// the other architecture's image already pushed and not build this one.
 func TestCpuArchitecture(t *testing.T) {
 	tests := []struct {
 		name                string
@@ -370,6 +373,7 @@ func TestCpuArchitecture(t *testing.T) {
 			return synth(t, map[string]any{"cpuArchitecture": "x86_64"}, nil)
 		}, "X86_64", "linux/amd64"},
 	}
+	hashes := map[string]string{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.s(t)
@@ -383,16 +387,24 @@ func TestCpuArchitecture(t *testing.T) {
 					map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
 				},
 			})
-			if got := imagePlatforms(t, s.outdir); !slices.Equal(got, []string{tt.imagePlatform}) {
-				t.Errorf("image asset platforms %q, want [%s]", got, tt.imagePlatform)
+			images := imageAssets(t, s.outdir)
+			if platforms := slices.Collect(maps.Values(images)); !slices.Equal(platforms, []string{tt.imagePlatform}) {
+				t.Fatalf("image asset platforms %q, want [%s]", platforms, tt.imagePlatform)
+			}
+			for hash := range images {
+				if other, seen := hashes[hash]; seen {
+					t.Errorf("image asset hash %s is the same as with %s", hash, other)
+				}
+				hashes[hash] = tt.name
 			}
 		})
 	}
 }
 
-// imagePlatforms returns the platform of each image asset in the Service
-// stack's asset manifest, which `cdk deploy` passes to docker build.
-func imagePlatforms(t *testing.T, outdir string) []string {
+// imageAssets returns the platform of each image asset in the Service
+// stack's asset manifest, which `cdk deploy` passes to docker build, by
+// asset hash.
+func imageAssets(t *testing.T, outdir string) map[string]string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(outdir, "Service.assets.json"))
 	if err != nil {
@@ -408,9 +420,9 @@ func imagePlatforms(t *testing.T, outdir string) []string {
 	if err := json.Unmarshal(data, &manifest); err != nil {
 		t.Fatalf("Service.assets.json: %v", err)
 	}
-	var out []string
-	for _, image := range manifest.DockerImages {
-		out = append(out, image.Source.Platform)
+	out := map[string]string{}
+	for hash, image := range manifest.DockerImages {
+		out[hash] = image.Source.Platform
 	}
 	return out
 }
