@@ -1,10 +1,11 @@
 # The service image: a static Go binary on an empty base, plus the CA
 # certificates and time-zone data a real app needs.
 #
-# The CDK asset builds it for linux/amd64, because Fargate Spot runs X86_64
-# only. The build stage runs on the build host's own platform
-# ($BUILDPLATFORM) and cross-compiles for $TARGETOS/$TARGETARCH, so an arm64
-# laptop builds the image without emulation.
+# The CDK asset builds it for the platform of the cpuArchitecture context
+# key: linux/arm64 (Graviton, the default) or linux/amd64. The build stage
+# runs on the build host's own platform ($BUILDPLATFORM) and cross-compiles
+# for $TARGETOS/$TARGETARCH, and the runtime stage runs nothing, so any
+# machine builds the image for either architecture without an emulator.
 #
 # To pin the build image by digest as well as tag, write image:tag@sha256:...,
 # e.g. golang:1.26.8-bookworm@sha256:<digest from docker buildx imagetools inspect>.

@@ -26,7 +26,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	stacks.New(app, cfg, stacks.ServiceImage("."))
+	stacks.New(app, cfg, stacks.ServiceImage(".", cfg.CpuArchitecture))
 	app.Synth(nil)
 	return nil
 }

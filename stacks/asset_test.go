@@ -2,7 +2,9 @@ package stacks
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -173,12 +175,14 @@ const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service ./s
 
 // TestImageAssetBuilds builds what `cdk deploy` builds: it synthesizes the
 // service image asset with staging on, as the CLI does, takes the staged
-// build context from the cloud assembly and runs the Dockerfile's go build
-// in it, offline from the module cache. The repository gets a helper
-// package under internal/ that the service imports, as a user's app would
-// have; a package the context missed would fail here, not at deploy. The
-// control proves the test can fail: the same app whose context leaves out
-// its helper package must not build.
+// build context and platform from the cloud assembly and runs the
+// Dockerfile's go build in it for that platform, offline from the module
+// cache, for each cpuArchitecture; the binary must be one that
+// architecture runs. The repository gets a helper package under internal/
+// that the service imports, as a user's app would have; a package the
+// context missed would fail here, not at deploy. The control proves the
+// test can fail: the same app whose context leaves out its helper package
+// must not build.
 func TestImageAssetBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the service; skipped with -short")
@@ -194,34 +198,49 @@ func TestImageAssetBuilds(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name  string
-		edit  func(t *testing.T, dir string)
-		fails string // a word of the build error, or "" if it must build
+		name string
+		// arch is the -c cpuArchitecture override; "" keeps cdk.json's.
+		arch Architecture
+		edit func(t *testing.T, dir string)
+		// platform is the image asset's; machine the binary's.
+		platform string
+		machine  elf.Machine
+		fails    string // a word of the build error, or "" if it must build
 	}{
-		{"the repository with a helper package", addHelper, ""},
-		{"control: a context without the helper package", func(t *testing.T, dir string) {
+		{"the repository with a helper package", "", addHelper, "linux/arm64", elf.EM_AARCH64, ""},
+		{"the same with cpuArchitecture=x86_64", X86_64, addHelper, "linux/amd64", elf.EM_X86_64, ""},
+		{"control: a context without the helper package", "", func(t *testing.T, dir string) {
 			addHelper(t, dir)
 			appendFile(t, filepath.Join(dir, ".dockerignore"), "\ninternal/\n")
-		}, "internal/greet"},
+		}, "linux/arm64", elf.EM_AARCH64, "internal/greet"},
 	}
 
 	// Synthesize one at a time (jsii), then build all at once.
 	staged := make([]string, len(tests))
+	platforms := make([]string, len(tests))
 	for i, tt := range tests {
 		dir := copyRepo(t, files)
 		tt.edit(t, dir)
-		staged[i] = stageImage(t, dir)
+		staged[i], platforms[i] = stageImage(t, dir, tt.arch)
 	}
+	bins := make([]string, len(tests))
 	outputs := make([]string, len(tests))
 	errs := make([]error, len(tests))
 	var wg sync.WaitGroup
 	for i := range tests {
-		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], t.TempDir()) })
+		bins[i] = filepath.Join(t.TempDir(), "service")
+		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], bins[i], platforms[i]) })
 	}
 	wg.Wait()
 
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if platforms[i] != tt.platform {
+				t.Errorf("image asset platform %q, want %s", platforms[i], tt.platform)
+			}
+			if tt.fails == "" && errs[i] == nil {
+				checkMachine(t, bins[i], tt.machine)
+			}
 			switch {
 			case tt.fails == "" && errs[i] != nil:
 				t.Errorf("go build in the staged context: %v\n%s", errs[i], outputs[i])
@@ -241,18 +260,26 @@ func TestImageAssetBuilds(t *testing.T) {
 }
 
 // stageImage synthesizes, with asset staging on, an app whose one task runs
-// ServiceImage(dir), as main.go does, and returns the staged build context
-// that the cloud assembly's asset manifest names.
-func stageImage(t *testing.T, dir string) string {
+// ServiceImage(dir, cpuArchitecture), as main.go does, with arch as the
+// cpuArchitecture override (none if empty), and returns the staged build
+// context and the platform that the cloud assembly's asset manifest names.
+func stageImage(t *testing.T, dir string, arch Architecture) (string, string) {
 	t.Helper()
 	outdir := t.TempDir()
 	ctx := cdkContext(t)
 	delete(ctx, "aws:cdk:disable-asset-staging")
+	if arch != "" {
+		ctx["cpuArchitecture"] = string(arch)
+	}
 	mustNotPanic(t, func() {
 		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(outdir)})
+		cfg, err := LoadConfig(app, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
 		stack := awscdk.NewStack(app, jsii.String("Service"), nil)
 		taskDef := awsecs.NewFargateTaskDefinition(stack, jsii.String("TaskDefinition"), nil)
-		taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{Image: ServiceImage(dir)})
+		taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{Image: ServiceImage(dir, cfg.CpuArchitecture)})
 		app.Synth(nil)
 	})
 	data, err := os.ReadFile(filepath.Join(outdir, "Service.assets.json"))
@@ -274,31 +301,47 @@ func stageImage(t *testing.T, dir string) string {
 		t.Fatalf("Service.assets.json has %d image assets, want 1", len(manifest.DockerImages))
 	}
 	for _, image := range manifest.DockerImages {
-		if image.Source.Platform != "linux/amd64" {
-			t.Errorf("image platform %q, want linux/amd64", image.Source.Platform)
-		}
 		staged := filepath.Join(outdir, image.Source.Directory)
 		if image.Source.Directory == "" || staged == dir {
 			t.Fatalf("image source directory %q: want a staged copy in the cloud assembly", image.Source.Directory)
 		}
-		return staged
+		return staged, image.Source.Platform
 	}
-	return ""
+	return "", ""
 }
 
-// goBuild runs the Dockerfile's build in dir for linux/amd64, offline: only
-// the module cache, and go.mod and go.sum as they are.
-func goBuild(dir, out string) (string, error) {
+// goBuild runs the Dockerfile's build in dir, writing the binary to out,
+// offline: only the module cache, and go.mod and go.sum as they are. It
+// builds for platform as BuildKit does for docker build --platform, whose
+// os/arch become the Dockerfile's TARGETOS and TARGETARCH.
+func goBuild(dir, out, platform string) (string, error) {
+	goos, goarch, ok := strings.Cut(platform, "/")
+	if !ok {
+		return "", fmt.Errorf("image platform %q, want os/arch", platform)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := slices.Clone(dockerBuild)
-	args[slices.Index(args, "/out/service")] = filepath.Join(out, "service")
+	args[slices.Index(args, "/out/service")] = out
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64",
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch,
 		"GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOTOOLCHAIN=local")
 	b, err := cmd.CombinedOutput()
 	return string(b), err
+}
+
+// checkMachine checks that bin is a Linux ELF executable for machine.
+func checkMachine(t *testing.T, bin string, machine elf.Machine) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatalf("the binary: %v", err)
+	}
+	defer f.Close()
+	if f.Machine != machine || f.Type != elf.ET_EXEC {
+		t.Errorf("the binary is %v %v, want %v %v", f.Type, f.Machine, elf.ET_EXEC, machine)
+	}
 }
 
 // checkStaged compares the staged build context with the intent that
@@ -358,9 +401,11 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 
 // TestDockerfile checks the Dockerfile's promises that no build here can
 // run (no registry is reachable for the golang image): the build stage runs
-// the go build that TestImageAssetBuilds runs, static; the runtime stage
-// ships the CA bundle and zoneinfo where Go looks for them, a /tmp for the
-// task's volume, and runs as UID 65532.
+// on the build machine's own platform and cross-compiles, with the go build
+// that TestImageAssetBuilds runs, static, for the target platform (so no
+// emulator is needed, and the binary is the one checked there); the
+// runtime stage ships the CA bundle and zoneinfo where Go looks for them,
+// a /tmp for the task's volume, and runs as UID 65532.
 func TestDockerfile(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
@@ -411,7 +456,11 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("Dockerfile: %s stage: no line with %q (%s)", strings.Fields(stage[0])[len(strings.Fields(stage[0]))-1], want, what)
 	}
 	build, runtime := stages[0], stages[1]
-	has(build, "the static build TestImageAssetBuilds runs", "RUN ", "CGO_ENABLED=0", dockerBuildLine)
+	if !strings.HasPrefix(build[0], "FROM --platform=$BUILDPLATFORM ") {
+		t.Errorf("build stage %q, want FROM --platform=$BUILDPLATFORM: it must run natively and cross-compile", build[0])
+	}
+	has(build, "the target platform's os and arch", "ARG TARGETOS TARGETARCH")
+	has(build, "the static build TestImageAssetBuilds runs, for the target platform", "RUN ", "CGO_ENABLED=0", "GOOS=$TARGETOS", "GOARCH=$TARGETARCH", dockerBuildLine)
 	has(build, "an empty /tmp, writable by anyone", "RUN ", "mkdir -m 1777 /out/root/tmp")
 	if runtime[0] != "FROM scratch" {
 		t.Errorf("runtime stage %q, want FROM scratch", runtime[0])

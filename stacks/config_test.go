@@ -23,7 +23,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		AppName: "fargo", MaxAzs: 3, NatGateways: 0, ContainerPort: 5000, HealthCheckPath: "/healthcheck",
-		Cpu: 256, MemoryMiB: 512, Environment: map[string]string{}, Secrets: map[string]Secret{},
+		Cpu: 256, MemoryMiB: 512, CpuArchitecture: ARM64, Environment: map[string]string{}, Secrets: map[string]Secret{},
 		MinTasks: 2, MaxTasks: 3, OnDemandBaseTasks: 1, CpuTargetPercent: 70,
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
@@ -64,6 +64,8 @@ func TestConfigErrors(t *testing.T) {
 		{"healthCheckPath", "/" + strings.Repeat("a", 1024), `invalid context value healthCheckPath="/` + strings.Repeat("a", 1024) + `": want at most 1024 characters, the load balancer's limit`},
 		{"cpu", "300", `invalid context value cpu="300": want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384`},
 		{"memoryMiB", "4096", `invalid context value memoryMiB="4096": want a Fargate memory size for cpu 256: 512, 1024, 2048`},
+		{"cpuArchitecture", "amd64", `invalid context value cpuArchitecture="amd64": want arm64 (Graviton) or x86_64`},
+		{"cpuArchitecture", "ARM64", `invalid context value cpuArchitecture="ARM64": want arm64 (Graviton) or x86_64`},
 		{"environment", "LOG_LEVEL=debug", `invalid context value environment="LOG_LEVEL=debug": want a JSON object such as {"LOG_LEVEL":"debug"}`},
 		{"environment", `{"WORKERS": 4}`, `invalid context value environment="WORKERS": want a string value (quote numbers and booleans)`},
 		{"environment", map[string]any{"PORT": "8080"}, `invalid context value environment="PORT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
@@ -117,6 +119,8 @@ func TestConfigAccepts(t *testing.T) {
 			func(c Config) bool { return c.HostedZoneId == "Z0123456789ABCDEFGHIJ" }},
 		{"e-mail domain in capitals", map[string]any{"alarmEmail": "Ops@Example.COM"},
 			func(c Config) bool { return c.AlarmEmail == "Ops@Example.COM" }},
+		{"x86_64 from -c", map[string]any{"cpuArchitecture": "x86_64"},
+			func(c Config) bool { return c.CpuArchitecture == X86_64 }},
 		{"environment from -c as JSON", map[string]any{"environment": `{"LOG_LEVEL": "debug", "GREETING": "hi"}`},
 			func(c Config) bool { return c.Environment["LOG_LEVEL"] == "debug" && c.Environment["GREETING"] == "hi" }},
 		{"secrets of every kind", map[string]any{"secrets": map[string]any{

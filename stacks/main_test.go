@@ -163,7 +163,7 @@ func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[stri
 	}
 	s := &synthesized{app: app, outdir: *app.Outdir(), templates: map[string]assertions.Template{}}
 	mustNotPanic(t, func() {
-		s.stacks = New(app, cfg, ServiceImage(repoRoot))
+		s.stacks = New(app, cfg, ServiceImage(repoRoot, cfg.CpuArchitecture))
 		for _, edit := range edits {
 			edit(s.stacks)
 		}

@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -52,12 +51,13 @@ type ServiceStack struct {
 }
 
 // ServiceImage builds the image from the Dockerfile in dir as a CDK asset
-// for linux/amd64 (Fargate Spot runs X86_64 only, and it keeps an image
-// built on an arm64 laptop from failing with "exec format error").
-// `cdk deploy` builds it and pushes it to the bootstrap ECR repository.
-func ServiceImage(dir string) awsecs.ContainerImage {
+// for arch, the tasks' architecture (Config.CpuArchitecture), whatever the
+// build machine's: an image built for the laptop's own architecture would
+// fail on the other with "exec format error". `cdk deploy` builds it and
+// pushes it to the bootstrap ECR repository.
+func ServiceImage(dir string, arch Architecture) awsecs.ContainerImage {
 	return awsecs.ContainerImage_FromAsset(jsii.String(dir), &awsecs.AssetImageProps{
-		Platform: awsecrassets.Platform_LINUX_AMD64(),
+		Platform: arch.ImagePlatform(),
 	})
 }
 
@@ -73,7 +73,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Cpu:            jsii.Number(cfg.Cpu),
 		MemoryLimitMiB: jsii.Number(cfg.MemoryMiB),
 		RuntimePlatform: &awsecs.RuntimePlatform{
-			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
+			CpuArchitecture:       cfg.CpuArchitecture.TaskArchitecture(),
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
 		// A volume on the task's ephemeral storage, mounted at /tmp: the

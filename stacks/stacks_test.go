@@ -3,6 +3,8 @@ package stacks
 import (
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -306,7 +308,7 @@ func TestServiceStack(t *testing.T) {
 			has(t, tpl, "AWS::ECS::TaskDefinition", map[string]any{
 				"Cpu": "256", "Memory": "512",
 				"RequiresCompatibilities": []any{"FARGATE"},
-				"RuntimePlatform":         map[string]any{"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+				"RuntimePlatform":         map[string]any{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
 				// /tmp is writable on a read-only root.
 				"Volumes": []any{map[string]any{"Name": "tmp"}},
 				"ContainerDefinitions": []any{map[string]any{
@@ -352,6 +354,77 @@ func TestServiceStack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCpuArchitecture checks that the tasks and the image follow
+// cpuArchitecture together: a task definition for one architecture running
+// an image built for the other fails at start with "exec format error".
+// Switching it must also change the image's asset hash, which is its tag
+// in the bootstrap repository: with the same tag, `cdk deploy` would find
+// the other architecture's image already pushed and not build this one.
+func TestCpuArchitecture(t *testing.T) {
+	tests := []struct {
+		name                string
+		s                   func(t *testing.T) *synthesized
+		task, imagePlatform string
+	}{
+		{"default", defaults, "ARM64", "linux/arm64"},
+		{"cpuArchitecture=x86_64", func(t *testing.T) *synthesized {
+			return synth(t, map[string]any{"cpuArchitecture": "x86_64"}, nil)
+		}, "X86_64", "linux/amd64"},
+	}
+	hashes := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.s(t)
+			has(t, s.templates["Service"], "AWS::ECS::TaskDefinition", map[string]any{
+				"RuntimePlatform": map[string]any{"CpuArchitecture": tt.task, "OperatingSystemFamily": "LINUX"},
+			})
+			// Spot and on demand alike, as before.
+			has(t, s.templates["Service"], "AWS::ECS::Service", map[string]any{
+				"CapacityProviderStrategy": []any{
+					map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
+					map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
+				},
+			})
+			images := imageAssets(t, s.outdir)
+			if platforms := slices.Collect(maps.Values(images)); !slices.Equal(platforms, []string{tt.imagePlatform}) {
+				t.Fatalf("image asset platforms %q, want [%s]", platforms, tt.imagePlatform)
+			}
+			for hash := range images {
+				if other, seen := hashes[hash]; seen {
+					t.Errorf("image asset hash %s is the same as with %s", hash, other)
+				}
+				hashes[hash] = tt.name
+			}
+		})
+	}
+}
+
+// imageAssets returns the platform of each image asset in the Service
+// stack's asset manifest, which `cdk deploy` passes to docker build, by
+// asset hash.
+func imageAssets(t *testing.T, outdir string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(outdir, "Service.assets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		DockerImages map[string]struct {
+			Source struct {
+				Platform string `json:"platform"`
+			} `json:"source"`
+		} `json:"dockerImages"`
+	}
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatalf("Service.assets.json: %v", err)
+	}
+	out := map[string]string{}
+	for hash, image := range manifest.DockerImages {
+		out[hash] = image.Source.Platform
+	}
+	return out
 }
 
 func TestServiceAcceptsOnlyTheLoadBalancer(t *testing.T) {

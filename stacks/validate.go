@@ -76,6 +76,8 @@ func (c Config) validate() error {
 		return bad("cpu", c.Cpu, "want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384")
 	case !slices.Contains(fargateMemory[c.Cpu], c.MemoryMiB):
 		return bad("memoryMiB", c.MemoryMiB, fmt.Sprintf("want a Fargate memory size for cpu %d: %s", c.Cpu, describeMemory(fargateMemory[c.Cpu])))
+	case c.CpuArchitecture != ARM64 && c.CpuArchitecture != X86_64:
+		return bad("cpuArchitecture", c.CpuArchitecture, "want arm64 (Graviton) or x86_64")
 	case c.MinTasks < 1 || c.MinTasks > 100:
 		return bad("minTasks", c.MinTasks, "want 1 to 100")
 	case c.MaxTasks < c.MinTasks || c.MaxTasks > 100:
