@@ -174,7 +174,9 @@ const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service ./s
 // TestImageAssetBuilds builds what `cdk deploy` builds: it synthesizes the
 // service image asset with staging on, as the CLI does, takes the staged
 // build context from the cloud assembly and runs the Dockerfile's go build
-// in it, offline from the module cache. The repository gets a helper
+// in it, offline, from a module cache of its own that starts empty and
+// holds only what the test provisions first (provisionModules): nothing
+// that a module cache happens to hold can pass or fail it. The repository gets a helper
 // package under internal/ that the service imports, as a user's app would
 // have; a package the context missed would fail here, not at deploy. The
 // control proves the test can fail: the same app whose context leaves out
@@ -212,11 +214,12 @@ func TestImageAssetBuilds(t *testing.T) {
 		tt.edit(t, dir)
 		staged[i] = stageImage(t, dir)
 	}
+	modcache := provisionModules(t)
 	outputs := make([]string, len(tests))
 	errs := make([]error, len(tests))
 	var wg sync.WaitGroup
 	for i := range tests {
-		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], t.TempDir()) })
+		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], t.TempDir(), modcache) })
 	}
 	wg.Wait()
 
@@ -286,17 +289,57 @@ func stageImage(t *testing.T, dir string) string {
 	return ""
 }
 
+// buildEnv is the environment of the Dockerfile's go build for
+// linux/amd64 with the module cache modcache. -modcacherw leaves the cache
+// removable by t.TempDir's cleanup.
+func buildEnv(modcache string) []string {
+	return append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64",
+		"GOMODCACHE="+modcache, "GOFLAGS=-mod=readonly -modcacherw", "GOWORK=off", "GOTOOLCHAIN=local")
+}
+
+// provisionModules returns a new module cache holding what the offline
+// build needs, and nothing more: the go.mod file of every module in the
+// graph (a build that misses a package looks for a module providing it
+// in the whole graph) and the source of the modules the service's packages
+// come from. It reads them from the repository with the user's module
+// proxy, behind the module cache's own download directory, so a warm
+// machine copies them and a fresh one downloads them (through the proxy
+// only: make test may use it).
+func provisionModules(t *testing.T) string {
+	t.Helper()
+	goEnv := func(key string) string {
+		out, err := exec.Command("go", "env", key).Output()
+		if err != nil {
+			t.Fatalf("go env %s: %v", key, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	proxy := "file://" + filepath.ToSlash(filepath.Join(goEnv("GOMODCACHE"), "cache", "download")) + "," + goEnv("GOPROXY")
+	modcache := t.TempDir()
+	for _, args := range [][]string{{"list", "-m", "all"}, {"list", "-deps", "./service"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = repoRoot
+		cmd.Env = append(buildEnv(modcache), "GOPROXY="+proxy)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("go %s with GOPROXY=%s: %v\n%s", strings.Join(args, " "), proxy, err, out)
+		}
+	}
+	return modcache
+}
+
 // goBuild runs the Dockerfile's build in dir for linux/amd64, offline: only
-// the module cache, and go.mod and go.sum as they are.
-func goBuild(dir, out string) (string, error) {
+// the module cache modcache, and go.mod and go.sum as they are.
+func goBuild(dir, out, modcache string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := slices.Clone(dockerBuild)
 	args[slices.Index(args, "/out/service")] = filepath.Join(out, "service")
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64",
-		"GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOTOOLCHAIN=local")
+	cmd.Env = append(buildEnv(modcache), "GOPROXY=off")
 	b, err := cmd.CombinedOutput()
 	return string(b), err
 }
