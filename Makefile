@@ -92,7 +92,7 @@ integ: $(CDK) $(NODE)
 integ-clean: $(CDK) $(NODE)
 	go run ./cmd/integ-clean -app '$(APP)'
 
-## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner/name [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see README)
+## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner@owner-id/name@repo-id [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see docs/ci.md)
 deploy-role: $(CDK) $(NODE)
 	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
 		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
