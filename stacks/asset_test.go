@@ -152,17 +152,52 @@ func TestImageAssetHash(t *testing.T) {
 		})
 	}
 	// What git ignores is not in the copies above but is in a real
-	// checkout: build output, and tooling whose npm packages ship Go files.
-	t.Run("untracked build output and tooling", func(t *testing.T) {
-		dir := copyRepo(t, files)
-		writeFile(t, filepath.Join(dir, "cdk.out", "asset.x", "service", "main.go"), "package main\n")
-		writeFile(t, filepath.Join(dir, "bin", "service"), "binary")
-		writeFile(t, filepath.Join(dir, ".cdk-cli", "node_modules", "aws-cdk", "x.template.go"), "package x\n")
-		writeFile(t, filepath.Join(dir, ".node", "node_modules", "x", "x.go"), "package x\n")
-		if hash(t, dir) != base {
-			t.Error("cdk.out/, bin/, .cdk-cli/ or .node/ changed the image hash")
+	// checkout: what make synth, test, deploy and deploy-role write, the
+	// local Node and CDK CLI (whose npm packages ship Go files), test
+	// binaries and profiles. Every .gitignore line gets a file of its own.
+	for _, f := range ignoredOutputs(t) {
+		t.Run("ignored "+f, func(t *testing.T) {
+			dir := copyRepo(t, files)
+			writeFile(t, filepath.Join(dir, f), "package x\n")
+			if hash(t, dir) != base {
+				t.Errorf("creating %s, which git ignores, changed the image hash: add it to .dockerignore", f)
+			}
+		})
+	}
+}
+
+// ignoredOutputs returns a file for each pattern of .gitignore that a
+// checkout may hold: under a directory pattern a Go file, for a name
+// pattern that name, and for a glob, which the go tool's outputs
+// (service.test, cover.out) match in any package directory, a name at the
+// root and one in service/.
+func ignoredOutputs(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		p := strings.TrimSpace(line)
+		if p == "" || strings.HasPrefix(p, "#") || strings.HasPrefix(p, "!") {
+			continue
 		}
-	})
+		p = strings.TrimPrefix(p, "/")
+		switch {
+		case strings.HasSuffix(p, "/"):
+			out = append(out, p+"x/x.go")
+		case strings.Contains(p, "*"):
+			name := strings.ReplaceAll(p, "*", "x")
+			out = append(out, name, "service/"+name)
+		default:
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal(".gitignore lists nothing")
+	}
+	return out
 }
 
 // dockerBuild is the Dockerfile's build command; TestDockerfile checks that
