@@ -16,7 +16,7 @@ import (
 const (
 	githubOIDCIssuer   = "token.actions.githubusercontent.com"
 	githubOIDCAudience = "sts.amazonaws.com"
-	// DeployEnvironment is the GitHub environment of the deploy job in
+	// deployEnvironment is the GitHub environment of the deploy job in
 	// .github/workflows/deploy.yml, and the only one whose jobs may assume
 	// the role. A job that names an environment gets a token whose subject
 	// is the environment, not the branch: so a scheduled, workflow_run or
@@ -24,7 +24,7 @@ const (
 	// the role. Which branches may use the environment is the
 	// environment's deployment branch policy, set once on GitHub (main
 	// only, docs/ci.md).
-	DeployEnvironment = "production"
+	deployEnvironment = "production"
 	// defaultQualifier is `cdk bootstrap`'s, in the bootstrap roles' names.
 	defaultQualifier = "hnb659fds"
 )
@@ -143,13 +143,13 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 			"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-"+cfg.Qualifier+"-"+r+"-role-${AWS::AccountId}-${AWS::Region}"), nil))
 	}
 	role := awsiam.NewRole(stack, jsii.String("DeployRole"), &awsiam.RoleProps{
-		Description: jsii.String("GitHub Actions of " + cfg.Repo + ", environment " + DeployEnvironment + " only: cdk deploy through the CDK bootstrap roles"),
+		Description: jsii.String("GitHub Actions of " + cfg.Repo + ", environment " + deployEnvironment + " only: cdk deploy through the CDK bootstrap roles"),
 		// Exactly one repository and environment, and tokens minted for
 		// AWS (IAM reads only aud and sub of GitHub's tokens).
 		AssumedBy: awsiam.NewWebIdentityPrincipal(providerArn, &map[string]any{
 			"StringEquals": map[string]any{
 				githubOIDCIssuer + ":aud": githubOIDCAudience,
-				githubOIDCIssuer + ":sub": DeploySubjects(cfg),
+				githubOIDCIssuer + ":sub": deploySubjects(cfg),
 			},
 		}),
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
@@ -174,7 +174,7 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 	return &DeployRoleStack{Stack: stack, Role: role}
 }
 
-// DeploySubjects are the subject claims of the deploy job's token that the
+// deploySubjects are the subject claims of the deploy job's token that the
 // role trusts, each exactly. GitHub sends one of two forms: the immutable
 // one, repo:owner@owner-id/name@repo-id:…, for repositories created,
 // renamed or transferred after 18 June 2026 and for those that opted in;
@@ -182,9 +182,9 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 // trusted: the name-only form cannot be minted for a recycled name, since
 // a repository that takes the name is new, or renamed, and so gets the
 // immutable form with other ids.
-func DeploySubjects(cfg DeployRoleConfig) []string {
+func deploySubjects(cfg DeployRoleConfig) []string {
 	owner, name, _ := strings.Cut(cfg.Repo, "/")
-	context := ":environment:" + DeployEnvironment
+	context := ":environment:" + deployEnvironment
 	return []string{
 		"repo:" + owner + "@" + cfg.OwnerID + "/" + name + "@" + cfg.RepoID + context,
 		"repo:" + cfg.Repo + context,

@@ -169,8 +169,8 @@ func TestDeployWorkflowUsesTheTrustedEnvironment(t *testing.T) {
 	if job == nil {
 		t.Fatal("deploy.yml has no deploy job")
 	}
-	if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != DeployEnvironment {
-		t.Errorf("deploy.yml: the deploy job's environment is not %q, the one the role trusts", DeployEnvironment)
+	if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != deployEnvironment {
+		t.Errorf("deploy.yml: the deploy job's environment is not %q, the one the role trusts", deployEnvironment)
 	}
 	for id, other := range wf.Jobs {
 		if id != "deploy" && other.Environment != nil {
