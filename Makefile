@@ -34,7 +34,7 @@ GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
 
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: help synth test bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test test-tools bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -49,12 +49,27 @@ synth: $(CDK) $(NODE)
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
-	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: pip install cfn-lint)"
-	@command -v haproxy >/dev/null || echo "haproxy not found: skipped the stop paths through a load balancer (install it with: apt-get install haproxy)"
+	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: make test-tools)"
+	@command -v haproxy >/dev/null || echo "haproxy not found: skipped the stop paths through a load balancer (install it with: make test-tools)"
 	go vet ./...
 	go vet -tags integ ./...
 	go tool actionlint .github/workflows/*.yml
 	go test ./...
+
+# The cfn-lint whose findings stacks/testdata/cfn-lint-accepted.json was
+# written against: another version may find other things.
+CFN_LINT_VERSION := 1.51.0
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+## test-tools: install what make test runs besides Go, so that it skips no check: cfn-lint (pinned) and HAProxy (CI runs this first)
+test-tools:
+	@if [ "$$(cfn-lint --version 2>/dev/null)" = "cfn-lint $(CFN_LINT_VERSION)" ]; then :; \
+	elif command -v pipx >/dev/null; then pipx install --force "cfn-lint==$(CFN_LINT_VERSION)"; \
+	else python3 -m pip install --quiet "cfn-lint==$(CFN_LINT_VERSION)"; fi
+	@if command -v haproxy >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	else echo "make test-tools: install HAProxy with your package manager" >&2; exit 1; fi
+	@cfn-lint --version && haproxy -v | head -1
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
@@ -92,7 +107,7 @@ integ: $(CDK) $(NODE)
 integ-clean: $(CDK) $(NODE)
 	go run ./cmd/integ-clean -app '$(APP)'
 
-## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner/name [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see README)
+## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner@owner-id/name@repo-id [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see docs/ci.md)
 deploy-role: $(CDK) $(NODE)
 	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
 		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)

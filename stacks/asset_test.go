@@ -154,17 +154,52 @@ func TestImageAssetHash(t *testing.T) {
 		})
 	}
 	// What git ignores is not in the copies above but is in a real
-	// checkout: build output, and tooling whose npm packages ship Go files.
-	t.Run("untracked build output and tooling", func(t *testing.T) {
-		dir := copyRepo(t, files)
-		writeFile(t, filepath.Join(dir, "cdk.out", "asset.x", "service", "main.go"), "package main\n")
-		writeFile(t, filepath.Join(dir, "bin", "service"), "binary")
-		writeFile(t, filepath.Join(dir, ".cdk-cli", "node_modules", "aws-cdk", "x.template.go"), "package x\n")
-		writeFile(t, filepath.Join(dir, ".node", "node_modules", "x", "x.go"), "package x\n")
-		if hash(t, dir) != base {
-			t.Error("cdk.out/, bin/, .cdk-cli/ or .node/ changed the image hash")
+	// checkout: what make synth, test, deploy and deploy-role write, the
+	// local Node and CDK CLI (whose npm packages ship Go files), test
+	// binaries and profiles. Every .gitignore line gets a file of its own.
+	for _, f := range ignoredOutputs(t) {
+		t.Run("ignored "+f, func(t *testing.T) {
+			dir := copyRepo(t, files)
+			writeFile(t, filepath.Join(dir, f), "package x\n")
+			if hash(t, dir) != base {
+				t.Errorf("creating %s, which git ignores, changed the image hash: add it to .dockerignore", f)
+			}
+		})
+	}
+}
+
+// ignoredOutputs returns a file for each pattern of .gitignore that a
+// checkout may hold: under a directory pattern a Go file, for a name
+// pattern that name, and for a glob, which the go tool's outputs
+// (service.test, cover.out) match in any package directory, a name at the
+// root and one in service/.
+func ignoredOutputs(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		p := strings.TrimSpace(line)
+		if p == "" || strings.HasPrefix(p, "#") || strings.HasPrefix(p, "!") {
+			continue
 		}
-	})
+		p = strings.TrimPrefix(p, "/")
+		switch {
+		case strings.HasSuffix(p, "/"):
+			out = append(out, p+"x/x.go")
+		case strings.Contains(p, "*"):
+			name := strings.ReplaceAll(p, "*", "x")
+			out = append(out, name, "service/"+name)
+		default:
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal(".gitignore lists nothing")
+	}
+	return out
 }
 
 // dockerBuild is the Dockerfile's build command; TestDockerfile checks that
@@ -176,8 +211,10 @@ const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service ./s
 // TestImageAssetBuilds builds what `cdk deploy` builds: it synthesizes the
 // service image asset with staging on, as the CLI does, takes the staged
 // build context and platform from the cloud assembly and runs the
-// Dockerfile's go build in it for that platform, offline from the module
-// cache, for each cpuArchitecture; the binary must be one that
+// Dockerfile's go build in it for that platform, for each cpuArchitecture,
+// offline, from a module cache of its own that starts empty and holds only
+// what the test provisions first (provisionModules): nothing that a module
+// cache happens to hold can pass or fail it. The binary must be one that
 // architecture runs. The repository gets a helper package under internal/
 // that the service imports, as a user's app would have; a package the
 // context missed would fail here, not at deploy. The control proves the
@@ -223,13 +260,14 @@ func TestImageAssetBuilds(t *testing.T) {
 		tt.edit(t, dir)
 		staged[i], platforms[i] = stageImage(t, dir, tt.arch)
 	}
+	modcache := provisionModules(t)
 	bins := make([]string, len(tests))
 	outputs := make([]string, len(tests))
 	errs := make([]error, len(tests))
 	var wg sync.WaitGroup
 	for i := range tests {
 		bins[i] = filepath.Join(t.TempDir(), "service")
-		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], bins[i], platforms[i]) })
+		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], bins[i], platforms[i], modcache) })
 	}
 	wg.Wait()
 
@@ -310,11 +348,52 @@ func stageImage(t *testing.T, dir string, arch Architecture) (string, string) {
 	return "", ""
 }
 
+// buildEnv is the environment of the Dockerfile's go build for goos/goarch
+// with the module cache modcache. -modcacherw leaves the cache removable by
+// t.TempDir's cleanup.
+func buildEnv(modcache, goos, goarch string) []string {
+	return append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch,
+		"GOMODCACHE="+modcache, "GOFLAGS=-mod=readonly -modcacherw", "GOWORK=off", "GOTOOLCHAIN=local")
+}
+
+// provisionModules returns a new module cache holding what the offline
+// build needs, and nothing more: the go.mod file of every module in the
+// graph (a build that misses a package looks for a module providing it
+// in the whole graph) and the source of the modules the service's packages
+// come from. It reads them from the repository with the user's module
+// proxy, behind the module cache's own download directory, so a warm
+// machine copies them and a fresh one downloads them (through the proxy
+// only: make test may use it).
+func provisionModules(t *testing.T) string {
+	t.Helper()
+	goEnv := func(key string) string {
+		out, err := exec.Command("go", "env", key).Output()
+		if err != nil {
+			t.Fatalf("go env %s: %v", key, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	proxy := "file://" + filepath.ToSlash(filepath.Join(goEnv("GOMODCACHE"), "cache", "download")) + "," + goEnv("GOPROXY")
+	modcache := t.TempDir()
+	for _, args := range [][]string{{"list", "-m", "all"}, {"list", "-deps", "./service"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = repoRoot
+		cmd.Env = append(buildEnv(modcache, "linux", "amd64"), "GOPROXY="+proxy)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("go %s with GOPROXY=%s: %v\n%s", strings.Join(args, " "), proxy, err, out)
+		}
+	}
+	return modcache
+}
+
 // goBuild runs the Dockerfile's build in dir, writing the binary to out,
-// offline: only the module cache, and go.mod and go.sum as they are. It
-// builds for platform as BuildKit does for docker build --platform, whose
-// os/arch become the Dockerfile's TARGETOS and TARGETARCH.
-func goBuild(dir, out, platform string) (string, error) {
+// offline: only the module cache modcache, and go.mod and go.sum as they
+// are. It builds for platform as BuildKit does for docker build --platform,
+// whose os/arch become the Dockerfile's TARGETOS and TARGETARCH.
+func goBuild(dir, out, platform, modcache string) (string, error) {
 	goos, goarch, ok := strings.Cut(platform, "/")
 	if !ok {
 		return "", fmt.Errorf("image platform %q, want os/arch", platform)
@@ -325,8 +404,7 @@ func goBuild(dir, out, platform string) (string, error) {
 	args[slices.Index(args, "/out/service")] = out
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch,
-		"GOPROXY=off", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOTOOLCHAIN=local")
+	cmd.Env = append(buildEnv(modcache, goos, goarch), "GOPROXY=off")
 	b, err := cmd.CombinedOutput()
 	return string(b), err
 }

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -15,9 +16,15 @@ import (
 const (
 	githubOIDCIssuer   = "token.actions.githubusercontent.com"
 	githubOIDCAudience = "sts.amazonaws.com"
-	// deployBranch is the only branch whose workflows may assume the role:
-	// the one .github/workflows/deploy.yml deploys from.
-	deployBranch = "main"
+	// deployEnvironment is the GitHub environment of the deploy job in
+	// .github/workflows/deploy.yml, and the only one whose jobs may assume
+	// the role. A job that names an environment gets a token whose subject
+	// is the environment, not the branch: so a scheduled, workflow_run or
+	// pull_request_target workflow on main that names none cannot assume
+	// the role. Which branches may use the environment is the
+	// environment's deployment branch policy, set once on GitHub (main
+	// only, docs/ci.md).
+	deployEnvironment = "production"
 	// defaultQualifier is `cdk bootstrap`'s, in the bootstrap roles' names.
 	defaultQualifier = "hnb659fds"
 )
@@ -31,9 +38,11 @@ var bootstrapRoles = []string{"deploy", "file-publishing", "image-publishing", "
 // deploy-role`) reads from CDK context.
 type DeployRoleConfig struct {
 	AppName string
-	// Repo is the GitHub repository, owner/name, whose main branch may
-	// assume the role.
-	Repo string
+	// Repo is the GitHub repository, owner/name, whose deploy job may
+	// assume the role; OwnerID and RepoID are GitHub's numeric ids of its
+	// owner and of the repository, which never change and are never
+	// reused.
+	Repo, OwnerID, RepoID string
 	// OidcProviderArn reuses the account's GitHub OIDC provider (an account
 	// has at most one per issuer); empty creates it.
 	OidcProviderArn string
@@ -42,14 +51,17 @@ type DeployRoleConfig struct {
 }
 
 var (
-	repoPattern        = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	// repoPattern is the repository with its ids, as GitHub's immutable
+	// subject claim names it: owner@owner-id/name@repo-id.
+	repoPattern        = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38})@([1-9][0-9]{0,19})/([A-Za-z0-9._-]{0,99}[A-Za-z0-9_-])@([1-9][0-9]{0,19})$`)
 	oidcProviderARN    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/` + regexp.QuoteMeta(githubOIDCIssuer) + `$`)
 	qualifierPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
 	deployRoleDefaults = map[string]string{"githubRepo": "", "githubOidcProviderArn": "", "@aws-cdk/core:bootstrapQualifier": defaultQualifier}
 )
 
 // LoadDeployRoleConfig reads and validates DeployRoleConfig from the app's
-// context: githubRepo (required), githubOidcProviderArn and CDK's own
+// context: githubRepo (required, owner@owner-id/name@repo-id),
+// githubOidcProviderArn and CDK's own
 // @aws-cdk/core:bootstrapQualifier (optional), and appName from cdk.json.
 func LoadDeployRoleConfig(app awscdk.App) (DeployRoleConfig, error) {
 	return loadDeployRoleConfig(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
@@ -66,9 +78,12 @@ func loadDeployRoleConfig(get func(key string) any) (DeployRoleConfig, error) {
 	r := contextReader{ctx: ctx, read: map[string]bool{}}
 	c := DeployRoleConfig{
 		AppName:         r.str("appName"),
-		Repo:            r.str("githubRepo"),
 		OidcProviderArn: r.str("githubOidcProviderArn"),
 		Qualifier:       r.str("@aws-cdk/core:bootstrapQualifier"),
+	}
+	repo := r.str("githubRepo")
+	if m := repoPattern.FindStringSubmatch(repo); m != nil {
+		c.Repo, c.OwnerID, c.RepoID = m[1]+"/"+m[3], m[2], m[4]
 	}
 	bad := func(key string, value any, allowed string) (DeployRoleConfig, error) {
 		return DeployRoleConfig{}, &ConfigError{Key: key, Value: value, Allowed: allowed}
@@ -78,8 +93,8 @@ func loadDeployRoleConfig(get func(key string) any) (DeployRoleConfig, error) {
 		return DeployRoleConfig{}, r.err
 	case !appNamePattern.MatchString(c.AppName):
 		return bad("appName", c.AppName, "want a letter followed by up to 29 letters, digits or hyphens")
-	case !repoPattern.MatchString(c.Repo) || c.Repo[len(c.Repo)-1] == '.':
-		return bad("githubRepo", c.Repo, "want the GitHub repository as owner/name, e.g. make deploy-role REPO=octo-org/fargo")
+	case c.Repo == "":
+		return bad("githubRepo", repo, `want the GitHub repository with its owner's and its own ids, owner@owner-id/name@repo-id, as gh api repos/OWNER/NAME --jq '"\(.owner.login)@\(.owner.id)/\(.name)@\(.id)"' prints it, e.g. make deploy-role REPO=octo-org@1234567/fargo@890123456`)
 	case c.OidcProviderArn != "" && !oidcProviderARN.MatchString(c.OidcProviderArn):
 		return bad("githubOidcProviderArn", c.OidcProviderArn, "want empty (create the provider) or the ARN of the account's provider for "+githubOIDCIssuer+", arn:aws:iam::<account>:oidc-provider/"+githubOIDCIssuer)
 	case !qualifierPattern.MatchString(c.Qualifier):
@@ -96,7 +111,7 @@ type DeployRoleStackProps struct {
 
 // DeployRoleStack owns the IAM role that GitHub Actions assumes, through
 // GitHub's OpenID Connect provider and without long-lived keys, to run
-// `cdk deploy` from the repository's main branch, and the provider itself
+// `cdk deploy` from the repository's deploy job, and the provider itself
 // unless the account has one already. The role may do one thing: assume
 // the CDK bootstrap roles of its own account and region, which hold the
 // permissions to publish assets and deploy through CloudFormation.
@@ -128,12 +143,13 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 			"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-"+cfg.Qualifier+"-"+r+"-role-${AWS::AccountId}-${AWS::Region}"), nil))
 	}
 	role := awsiam.NewRole(stack, jsii.String("DeployRole"), &awsiam.RoleProps{
-		Description: jsii.String("GitHub Actions of " + cfg.Repo + ", branch " + deployBranch + " only: cdk deploy through the CDK bootstrap roles"),
-		// Exactly one repository and branch, and tokens minted for AWS.
+		Description: jsii.String("GitHub Actions of " + cfg.Repo + ", environment " + deployEnvironment + " only: cdk deploy through the CDK bootstrap roles"),
+		// Exactly one repository and environment, and tokens minted for
+		// AWS (IAM reads only aud and sub of GitHub's tokens).
 		AssumedBy: awsiam.NewWebIdentityPrincipal(providerArn, &map[string]any{
 			"StringEquals": map[string]any{
 				githubOIDCIssuer + ":aud": githubOIDCAudience,
-				githubOIDCIssuer + ":sub": "repo:" + cfg.Repo + ":ref:refs/heads/" + deployBranch,
+				githubOIDCIssuer + ":sub": deploySubjects(cfg),
 			},
 		}),
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
@@ -156,6 +172,23 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 		Value:       providerArn,
 	})
 	return &DeployRoleStack{Stack: stack, Role: role}
+}
+
+// deploySubjects are the subject claims of the deploy job's token that the
+// role trusts, each exactly. GitHub sends one of two forms: the immutable
+// one, repo:owner@owner-id/name@repo-id:…, for repositories created,
+// renamed or transferred after 18 June 2026 and for those that opted in;
+// the name-only one, repo:owner/name:…, for older repositories. Both are
+// trusted: the name-only form cannot be minted for a recycled name, since
+// a repository that takes the name is new, or renamed, and so gets the
+// immutable form with other ids.
+func deploySubjects(cfg DeployRoleConfig) []string {
+	owner, name, _ := strings.Cut(cfg.Repo, "/")
+	context := ":environment:" + deployEnvironment
+	return []string{
+		"repo:" + owner + "@" + cfg.OwnerID + "/" + name + "@" + cfg.RepoID + context,
+		"repo:" + cfg.Repo + context,
+	}
 }
 
 // NewDeployRole adds the deploy role stack, <appName>-DeployRole, to app,

@@ -11,14 +11,15 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/rhysd/actionlint"
 )
 
 // deployRoleApps are the deploy-role apps the tests read: the provider
 // created, and an existing one reused with a custom bootstrap qualifier.
 var deployRoleApps = map[string]map[string]any{
-	"create": {"githubRepo": "octo-org/fargo"},
+	"create": {"githubRepo": "octo-org@1234567/fargo@890123456"},
 	"reuse": {
-		"githubRepo":                       "octo-org/fargo",
+		"githubRepo":                       "octo-org@1234567/fargo@890123456",
 		"githubOidcProviderArn":            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
 		"@aws-cdk/core:bootstrapQualifier": "team1",
 	},
@@ -66,7 +67,7 @@ func trust(t *testing.T, s *synthesizedRole) []any {
 	return statements
 }
 
-func TestDeployRoleTrustsOnlyThisRepositorysMainBranch(t *testing.T) {
+func TestDeployRoleTrustsOnlyThisRepositorysDeployEnvironment(t *testing.T) {
 	for name := range deployRoleApps {
 		s := deployRole(t, name)
 		statements := trust(t, s)
@@ -77,11 +78,15 @@ func TestDeployRoleTrustsOnlyThisRepositorysMainBranch(t *testing.T) {
 		want := map[string]any{
 			"Effect": "Allow",
 			"Action": "sts:AssumeRoleWithWebIdentity",
-			// Exactly equal: no StringLike, no wildcard, no other branch,
-			// no pull request or environment subject.
+			// Exactly equal: no StringLike, no wildcard, no branch, no
+			// pull request, no other environment; GitHub's two subject
+			// formats for the one repository.
 			"Condition": map[string]any{"StringEquals": map[string]any{
 				"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-				"token.actions.githubusercontent.com:sub": "repo:octo-org/fargo:ref:refs/heads/main",
+				"token.actions.githubusercontent.com:sub": []string{
+					"repo:octo-org@1234567/fargo@890123456:environment:production",
+					"repo:octo-org/fargo:environment:production",
+				},
 			}},
 		}
 		for k, v := range want {
@@ -91,6 +96,85 @@ func TestDeployRoleTrustsOnlyThisRepositorysMainBranch(t *testing.T) {
 		}
 		if len(st) != 4 { // Effect, Action, Condition, Principal
 			t.Errorf("%s: trust statement has %d keys: %v", name, len(st), st)
+		}
+	}
+}
+
+// allows reports whether the trust statement st lets a token with these
+// claims assume the role, as IAM evaluates its StringEquals condition: every
+// key matches, a list of values matching if any value is exactly equal.
+func allows(st map[string]any, claims map[string]string) bool {
+	cond, _ := path(st, "Condition").(map[string]any)
+	if len(cond) != 1 || cond["StringEquals"] == nil {
+		return false
+	}
+	for key, want := range cond["StringEquals"].(map[string]any) {
+		claim, ok := claims[strings.TrimPrefix(key, "token.actions.githubusercontent.com:")]
+		values, isList := want.([]any)
+		if !isList {
+			values = []any{want}
+		}
+		if !ok || !slices.Contains(values, any(claim)) {
+			return false
+		}
+	}
+	return true
+}
+
+// The tokens GitHub mints, in each subject format, and whether the role
+// must accept them.
+func TestDeployRoleTrustPolicyPerSubjectFormat(t *testing.T) {
+	tests := []struct {
+		format, sub string
+		allowed     bool
+	}{
+		{"immutable, the deploy environment", "repo:octo-org@1234567/fargo@890123456:environment:production", true},
+		{"name-only, the deploy environment", "repo:octo-org/fargo:environment:production", true},
+		{"immutable, another environment", "repo:octo-org@1234567/fargo@890123456:environment:staging", false},
+		{"name-only, another environment", "repo:octo-org/fargo:environment:staging", false},
+		{"immutable, main without an environment (schedule, workflow_run)", "repo:octo-org@1234567/fargo@890123456:ref:refs/heads/main", false},
+		{"name-only, main without an environment", "repo:octo-org/fargo:ref:refs/heads/main", false},
+		{"immutable, a pull request", "repo:octo-org@1234567/fargo@890123456:pull_request", false},
+		{"immutable, the name recycled: other ids", "repo:octo-org@7654321/fargo@111111111:environment:production", false},
+		{"immutable, another repository of the owner", "repo:octo-org@1234567/other@890123457:environment:production", false},
+		{"name-only, another repository", "repo:octo-org/other:environment:production", false},
+		{"name-only with one id", "repo:octo-org@1234567/fargo:environment:production", false},
+	}
+	for name := range deployRoleApps {
+		st := trust(t, deployRole(t, name))[0].(map[string]any)
+		for _, tt := range tests {
+			if got := allows(st, map[string]string{"aud": "sts.amazonaws.com", "sub": tt.sub}); got != tt.allowed {
+				t.Errorf("%s: %s: the role accepts %s: %v, want %v", name, tt.format, tt.sub, got, tt.allowed)
+			}
+		}
+		// A token minted for another audience is refused whatever its
+		// subject.
+		if allows(st, map[string]string{"aud": "https://github.com/octo-org", "sub": tests[0].sub}) {
+			t.Errorf("%s: the role accepts a token for another audience", name)
+		}
+	}
+}
+
+// The deploy job is the one that names the environment the role trusts.
+func TestDeployWorkflowUsesTheTrustedEnvironment(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "deploy.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf, errs := actionlint.Parse(src)
+	if len(errs) > 0 {
+		t.Fatalf("deploy.yml: %v", errs[0])
+	}
+	job := wf.Jobs["deploy"]
+	if job == nil {
+		t.Fatal("deploy.yml has no deploy job")
+	}
+	if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != deployEnvironment {
+		t.Errorf("deploy.yml: the deploy job's environment is not %q, the one the role trusts", deployEnvironment)
+	}
+	for id, other := range wf.Jobs {
+		if id != "deploy" && other.Environment != nil {
+			t.Errorf("deploy.yml: job %s names an environment too", id)
 		}
 	}
 }
@@ -201,19 +285,26 @@ func TestDeployRoleIsNotInTheMainApp(t *testing.T) {
 
 func TestDeployRoleConfigErrors(t *testing.T) {
 	base := func() map[string]any {
-		return map[string]any{"appName": "fargo", "githubRepo": "octo-org/fargo"}
+		return map[string]any{"appName": "fargo", "githubRepo": "octo-org@1234567/fargo@890123456"}
 	}
 	tests := []struct {
 		key   string
 		value any
 		want  string
 	}{
-		{"githubRepo", nil, `invalid context value githubRepo="": want the GitHub repository as owner/name, e.g. make deploy-role REPO=octo-org/fargo`},
-		{"githubRepo", "fargo", `invalid context value githubRepo="fargo": want the GitHub repository as owner/name`},
-		{"githubRepo", "octo-org/*", `invalid context value githubRepo="octo-org/*"`},
-		{"githubRepo", "octo-org/fargo:ref:refs/heads/*", `invalid context value githubRepo="octo-org/fargo:ref:refs/heads/*"`},
-		{"githubRepo", "-octo/fargo", `invalid context value githubRepo="-octo/fargo"`},
-		{"githubRepo", "octo-org/fargo.", `invalid context value githubRepo="octo-org/fargo."`},
+		{"githubRepo", nil, `invalid context value githubRepo="": want the GitHub repository with its owner's and its own ids, owner@owner-id/name@repo-id, as gh api repos/OWNER/NAME --jq`},
+		// The ids are required: without them the role could not trust a
+		// new repository's tokens.
+		{"githubRepo", "octo-org/fargo", `invalid context value githubRepo="octo-org/fargo": want the GitHub repository with its owner's and its own ids`},
+		{"githubRepo", "octo-org@1234567/fargo", `invalid context value githubRepo="octo-org@1234567/fargo"`},
+		{"githubRepo", "fargo@890123456", `invalid context value githubRepo="fargo@890123456"`},
+		// Never a wildcard, over names or ids.
+		{"githubRepo", "octo-org@*/fargo@*", `invalid context value githubRepo="octo-org@*/fargo@*"`},
+		{"githubRepo", "octo-org@1234567/*@890123456", `invalid context value githubRepo="octo-org@1234567/*@890123456"`},
+		{"githubRepo", "octo-org@1234567/fargo@890123456:ref:refs/heads/*", `invalid context value githubRepo="octo-org@1234567/fargo@890123456:ref:refs/heads/*"`},
+		{"githubRepo", "octo-org@01234567/fargo@890123456", `invalid context value githubRepo="octo-org@01234567/fargo@890123456"`},
+		{"githubRepo", "-octo@1234567/fargo@890123456", `invalid context value githubRepo="-octo@1234567/fargo@890123456"`},
+		{"githubRepo", "octo-org@1234567/fargo.@890123456", `invalid context value githubRepo="octo-org@1234567/fargo.@890123456"`},
 		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/accounts.google.com", `invalid context value githubOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/accounts.google.com": want empty (create the provider) or the ARN of the account's provider for token.actions.githubusercontent.com`},
 		{"@aws-cdk/core:bootstrapQualifier", "much-too-long", `invalid context value @aws-cdk/core:bootstrapQualifier="much-too-long": want the qualifier given to cdk bootstrap`},
 		{"appName", "9lives", `invalid context value appName="9lives"`},
@@ -230,7 +321,7 @@ func TestDeployRoleConfigErrors(t *testing.T) {
 	}
 	// And the good ones pass, including the GovCloud partition.
 	ctx := base()
-	ctx["githubRepo"] = "Octo-Org/my.repo_2"
+	ctx["githubRepo"] = "Octo-Org@1/my.repo_2@99999999999"
 	ctx["githubOidcProviderArn"] = "arn:aws-us-gov:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
 	if _, err := loadDeployRoleConfig(func(k string) any { return ctx[k] }); err != nil {
 		t.Error(err)
@@ -246,7 +337,7 @@ func TestDeployRoleKeysAreDocumented(t *testing.T) {
 	}
 	section := string(doc)
 	var keys []string
-	ctx := map[string]any{"appName": "fargo", "githubRepo": "octo-org/fargo"}
+	ctx := map[string]any{"appName": "fargo", "githubRepo": "octo-org@1234567/fargo@890123456"}
 	if _, err := loadDeployRoleConfig(func(k string) any { keys = append(keys, k); return ctx[k] }); err != nil {
 		t.Fatal(err)
 	}

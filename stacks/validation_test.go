@@ -85,11 +85,26 @@ func TestNoWarningsAndCdkNagClean(t *testing.T) {
 	}
 }
 
+// quietProbe is the context a probe app adds so that the findings it is
+// built to have land only in validation-report.json and in the synth
+// error, which the probe reads, and not on stderr, where a passing make
+// test would print them as ERROR and WARNING lines. In CDK's in-memory
+// mode (what it picks itself for JavaScript and Python tests) a failed
+// validation throws with the report instead of printing it; a synth that
+// passes with warnings prints them unless the app leaves reporting to the
+// CLI (failSynthOnValidationErrors false), which the warning probe does.
+func quietProbe(failOnErrors bool) map[string]any {
+	return map[string]any{
+		"@aws-cdk/core:appMode":                     "inmemory",
+		"@aws-cdk/core:failSynthOnValidationErrors": failOnErrors,
+	}
+}
+
 // The two checks above pass only if they can fail: plant a mistake of each
 // kind in an app with the same context and see each one report it.
 func TestChecksBite(t *testing.T) {
 	t.Run("validator warning", func(t *testing.T) {
-		app := newApp(t, nil)
+		app := newApp(t, quietProbe(false))
 		st := awscdk.NewStack(app, jsii.String("Probe"), nil)
 		vpc := awsec2.NewCfnVPC(st, jsii.String("Vpc"), &awsec2.CfnVPCProps{CidrBlock: jsii.String("10.0.0.0/16")})
 		vpc.AddPropertyOverride(jsii.String("InstanceTenancy"), "shared")
@@ -99,19 +114,19 @@ func TestChecksBite(t *testing.T) {
 		}
 	})
 	t.Run("validator error", func(t *testing.T) {
-		app := newApp(t, nil)
+		app := newApp(t, quietProbe(true))
 		st := awscdk.NewStack(app, jsii.String("Probe"), nil)
 		vpc := awsec2.NewCfnVPC(st, jsii.String("Vpc"), &awsec2.CfnVPCProps{CidrBlock: jsii.String("10.0.0.0/16")})
 		vpc.AddPropertyOverride(jsii.String("EnableDnsHostnamez"), true)
 		defer func() {
-			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "ValidationFailed") {
-				t.Errorf("synth with a misspelled property: recovered %v, want a ValidationFailed panic", r)
+			if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "ValidationFailed") || !strings.Contains(fmt.Sprint(r), "EnableDnsHostnamez") {
+				t.Errorf("synth with a misspelled property: recovered %v, want a ValidationFailed panic naming EnableDnsHostnamez", r)
 			}
 		}()
 		app.Synth(nil)
 	})
 	t.Run("cdk-nag", func(t *testing.T) {
-		app := newApp(t, nil)
+		app := newApp(t, quietProbe(true))
 		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
 		st := awscdk.NewStack(app, jsii.String("Probe"), nil)
 		awss3.NewBucket(st, jsii.String("Bucket"), nil)

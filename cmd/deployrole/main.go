@@ -1,8 +1,8 @@
 // Command deployrole synthesizes the optional stack <appName>-DeployRole:
 // the IAM role, and if needed GitHub's OIDC provider, that lets the deploy
-// workflow of one GitHub repository's main branch run `cdk deploy`. It is
-// its own CDK app so that `make deploy` never deploys it; `make deploy-role
-// REPO=owner/name` does (README, Deploy from CI).
+// job of one GitHub repository, in its production environment, run `cdk
+// deploy`. It is its own CDK app so that `make deploy` never deploys it;
+// `make deploy-role REPO=owner@owner-id/name@repo-id` does (docs/ci.md).
 package main
 
 import (
