@@ -34,7 +34,7 @@ GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
 
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
 
-.PHONY: help synth test bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test snapshots bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -55,6 +55,13 @@ test: $(NODE)
 	go vet -tags integ ./...
 	go tool actionlint .github/workflows/*.yml
 	go test ./...
+
+## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and show the change
+snapshots: $(NODE)
+	go test ./stacks -run '^TestDeploymentSnapshots$$' -count=1 -update
+	@git --no-pager diff --stat -- stacks/testdata/deployment
+	@git --no-pager diff -- stacks/testdata/deployment
+	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
