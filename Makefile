@@ -82,14 +82,13 @@ diff: $(CDK) $(NODE)
 destroy: $(CDK) $(NODE)
 	$(CDK) destroy $(STACKS) $(CDK_ARGS)
 
-## smoke: check the health path and SMOKE_PATH (/) for SMOKE_BODY at the deployed URL, from cdk-outputs.json
+## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL
 smoke: $(NODE)
 	scripts/smoke.sh
 
-## logs: follow the service's logs (needs AWS credentials and the AWS CLI)
+## logs: follow the service's logs, SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
 logs: $(NODE)
-	@command -v aws >/dev/null || { echo "make logs: needs the AWS CLI (aws)" >&2; exit 1; }
-	aws logs tail "$$(scripts/output.sh LogGroupName)" --follow --since 10m
+	@scripts/logs.sh
 
 ## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see README)
 integ: $(CDK) $(NODE)

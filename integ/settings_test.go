@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fargo-cdk/fargo/internal/contract"
 )
 
 func write(t *testing.T, content string) string {
@@ -17,25 +19,19 @@ func write(t *testing.T, content string) string {
 }
 
 func TestReadSettings(t *testing.T) {
-	tests := []struct {
-		name, context string
-		want          Settings
-		err           string
-	}{
-		{"defaults", `{"minTasks": 2, "onDemandBaseTasks": 1, "healthCheckPath": "/healthcheck", "corsAllowedOrigins": "*", "cpu": 256}`,
-			Settings{MinTasks: 2, OnDemandBaseTasks: 1, HealthCheckPath: "/healthcheck", CorsOrigin: "https://integ.example.com"}, ""},
-		{"strings and a list", `{"minTasks": "3", "onDemandBaseTasks": "0", "healthCheckPath": "/health", "corsAllowedOrigins": " https://a.example.com, https://b.example.com"}`,
-			Settings{MinTasks: 3, OnDemandBaseTasks: 0, HealthCheckPath: "/health", CorsOrigin: "https://a.example.com"}, ""},
-		{"missing", `{"minTasks": 2, "onDemandBaseTasks": 1.5, "corsAllowedOrigins": "*"}`,
-			Settings{}, "no usable value for onDemandBaseTasks, healthCheckPath"},
+	// The shipped contract.json: hello world, CORS from any origin.
+	got, err := ReadSettings("..")
+	want := Settings{MinTasks: 2, OnDemandBaseTasks: 1, HealthCheckPath: "/healthcheck", CorsOrigin: "https://integ.example.com"}
+	if err != nil || got.MinTasks != want.MinTasks || got.OnDemandBaseTasks != want.OnDemandBaseTasks ||
+		got.HealthCheckPath != want.HealthCheckPath || got.CorsOrigin != want.CorsOrigin || got.Contract.ProbeBody != "HELLO WORLD" {
+		t.Errorf("ReadSettings = %+v, %v; want %+v and the hello-world probe", got, err, want)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadSettings(write(t, `{"app": "go run .", "context": `+tt.context+`}`))
-			if got != tt.want || tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
-				t.Errorf("ReadSettings = %+v, %v; want %+v, %q", got, err, tt.want, tt.err)
-			}
-		})
+	// A list of origins: the first is sent.
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, filepath.Dir(contract.File)), 0o755)
+	os.WriteFile(filepath.Join(root, contract.File), []byte(`{"healthCheckPath": "/health", "corsAllowedOrigins": " https://a.example.com, https://b.example.com", "probePath": "/", "probeStatus": 200}`), 0o644)
+	if got, err := ReadSettings(root); err != nil || got.CorsOrigin != "https://a.example.com" {
+		t.Errorf("ReadSettings = %+v, %v; want the first origin", got, err)
 	}
 }
 

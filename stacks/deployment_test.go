@@ -21,15 +21,17 @@ import (
 	"time"
 
 	"github.com/sebdah/goldie/v2"
+
+	"github.com/fargo-cdk/fargo/internal/contract"
 )
 
 // deploymentDir holds the user's snapshots: a template per stack and
-// contract.json, what the e2e test, make smoke and make integ expect of the
-// deployed app.
-const deploymentDir = "testdata/deployment"
+// contract.json (package contract), what the e2e test, make smoke and make
+// integ expect of the deployed app.
+var deploymentDir = strings.TrimPrefix(filepath.Dir(contract.File), "stacks/")
 
 // snapshotsHint is the one command that accepts changed snapshots.
-const snapshotsHint = "the templates of your cdk.json differ from the reviewed snapshots in stacks/" + deploymentDir +
+var snapshotsHint = "the templates of your cdk.json differ from the reviewed snapshots in stacks/" + deploymentDir +
 	": read the diff above, then run `make snapshots` to accept it"
 
 // deploymentApp is the user's app, synthesized once.
@@ -59,22 +61,9 @@ func deployment(t *testing.T) *synthesized {
 	return deploymentApp
 }
 
-// contract is what the deployed app must answer, as contract.json holds it;
-// the keys are the context keys they come from.
-type contract struct {
-	AppName            string `json:"appName"`
-	ContainerPort      int    `json:"containerPort"`
-	HealthCheckPath    string `json:"healthCheckPath"`
-	CorsAllowedOrigins string `json:"corsAllowedOrigins"`
-	MinTasks           int    `json:"minTasks"`
-	OnDemandBaseTasks  int    `json:"onDemandBaseTasks"`
-	ProbePath          string `json:"probePath"`
-	ProbeStatus        int    `json:"probeStatus"`
-	ProbeBody          string `json:"probeBody"`
-}
-
-func contractOf(c Config) contract {
-	return contract{
+// contractOf is what the deployed app must answer under c.
+func contractOf(c Config) contract.Contract {
+	return contract.Contract{
 		AppName: c.AppName, ContainerPort: c.ContainerPort, HealthCheckPath: c.HealthCheckPath,
 		CorsAllowedOrigins: c.CorsAllowedOrigins, MinTasks: c.MinTasks, OnDemandBaseTasks: c.OnDemandBaseTasks,
 		ProbePath: c.Probe.Path, ProbeStatus: c.Probe.Status, ProbeBody: c.Probe.Body,
