@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fargo-cdk/fargo/internal/contract"
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fargo-cdk/fargo/internal/contract"
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // timeScale divides every duration read from the templates, so that a stop

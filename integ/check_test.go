@@ -13,7 +13,7 @@ import (
 
 	"github.com/rs/cors"
 
-	"github.com/fargo-cdk/fargo/internal/contract"
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // service answers like the real one (README, The service), with the same

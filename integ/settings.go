@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fargo-cdk/fargo/internal/contract"
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // Settings are the values of cdk.json that the checks expect to see

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fargo-cdk/fargo/internal/contract"
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 func write(t *testing.T, content string) string {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/sebdah/goldie/v2"
 
-	"github.com/fargo-cdk/fargo/internal/contract"
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // deploymentDir holds the user's snapshots: a template per stack and

@@ -2,7 +2,7 @@
 // deployment tests of the stacks write it from cdk.json into
 // stacks/testdata/deployment/contract.json (make snapshots updates it):
 // the e2e test, make smoke and make integ check the app against it. It is
-// for tests and tooling only: the image's build context leaves it out.
+// for tests and tooling only, and imports nothing of CDK.
 package contract
 
 import (
