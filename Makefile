@@ -32,9 +32,11 @@ STACKS ?= --all
 # binary that ships.
 GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
 
-GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
+# The Go files gofmt checks: tracked and new ones, less those deleted from
+# the work tree (as when service/ is replaced without git rm).
+GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test snapshots bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test test-walkthrough snapshots bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -45,16 +47,20 @@ help:
 synth: $(CDK) $(NODE)
 	$(CDK) synth $(CDK_ARGS)
 
-## test: gofmt check, go vet (the integration test too), the workflow lint and every test (cfn-lint included)
+## test: gofmt check, go vet (the integration and walkthrough tests too), the workflow lint and every test (cfn-lint included)
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: pip install cfn-lint)"
 	@command -v haproxy >/dev/null || echo "haproxy not found: skipped the stop paths through a load balancer (install it with: apt-get install haproxy)"
 	go vet ./...
-	go vet -tags integ ./...
+	go vet -tags integ,walkthrough ./...
 	go tool actionlint .github/workflows/*.yml
 	go test ./...
+
+## test-walkthrough: follow "Bring your own app" in a copy of the repository, with an app that keeps the contract and two that break it (minutes)
+test-walkthrough: $(NODE)
+	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
 
 ## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and show the change
 snapshots: $(NODE)

@@ -18,20 +18,38 @@ func write(t *testing.T, content string) string {
 	return path
 }
 
-func TestReadSettings(t *testing.T) {
-	// The shipped contract.json: hello world, CORS from any origin.
-	got, err := ReadSettings("..")
-	want := Settings{MinTasks: 2, OnDemandBaseTasks: 1, HealthCheckPath: "/healthcheck", CorsOrigin: "https://integ.example.com"}
-	if err != nil || got.MinTasks != want.MinTasks || got.OnDemandBaseTasks != want.OnDemandBaseTasks ||
-		got.HealthCheckPath != want.HealthCheckPath || got.CorsOrigin != want.CorsOrigin || got.Contract.ProbeBody != "HELLO WORLD" {
-		t.Errorf("ReadSettings = %+v, %v; want %+v and the hello-world probe", got, err, want)
-	}
-	// A list of origins: the first is sent.
+// writeContract writes a contract.json below a new root and returns it.
+func writeContract(t *testing.T, content string) string {
+	t.Helper()
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, filepath.Dir(contract.File)), 0o755)
-	os.WriteFile(filepath.Join(root, contract.File), []byte(`{"healthCheckPath": "/health", "corsAllowedOrigins": " https://a.example.com, https://b.example.com", "probePath": "/", "probeStatus": 200}`), 0o644)
-	if got, err := ReadSettings(root); err != nil || got.CorsOrigin != "https://a.example.com" {
-		t.Errorf("ReadSettings = %+v, %v; want the first origin", got, err)
+	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(contract.File)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, contract.File), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestReadSettings(t *testing.T) {
+	const probe = `"probePath": "/", "probeStatus": 200, "probeBody": "HELLO WORLD"`
+	tests := []struct {
+		name, contract string
+		want           Settings
+	}{
+		{"any origin", `{"minTasks": 2, "onDemandBaseTasks": 1, "healthCheckPath": "/healthcheck", "corsAllowedOrigins": "*", ` + probe + `}`,
+			Settings{MinTasks: 2, OnDemandBaseTasks: 1, HealthCheckPath: "/healthcheck", CorsOrigin: "https://integ.example.com"}},
+		{"a list of origins: the first is sent", `{"minTasks": 3, "onDemandBaseTasks": 0, "healthCheckPath": "/health", "corsAllowedOrigins": " https://a.example.com, https://b.example.com", ` + probe + `}`,
+			Settings{MinTasks: 3, OnDemandBaseTasks: 0, HealthCheckPath: "/health", CorsOrigin: "https://a.example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadSettings(writeContract(t, tt.contract))
+			tt.want.Contract = got.Contract
+			if err != nil || got != tt.want || got.Contract.ProbeBody != "HELLO WORLD" {
+				t.Errorf("ReadSettings = %+v, %v; want %+v with the probe", got, err, tt.want)
+			}
+		})
 	}
 }
 

@@ -98,7 +98,12 @@ func TestSmoke(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	writeOutputs(t, dir, srv.URL)
-	fast := []string{"SMOKE_WAIT=2", "SMOKE_INTERVAL=0.2"}
+	// The probe of hello world, whatever the user's contract.json says.
+	hello := filepath.Join(t.TempDir(), "contract.json")
+	if err := os.WriteFile(hello, []byte(`{"probePath": "/", "probeStatus": 200, "probeBody": "HELLO WORLD"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fast := []string{"SMOKE_WAIT=2", "SMOKE_INTERVAL=0.2", "CONTRACT=" + hello}
 
 	t.Run("healthy", func(t *testing.T) {
 		code, stdout, stderr := run(t, dir, dir, fast, "smoke.sh")
