@@ -352,3 +352,16 @@ func TestDeploymentContractIsTheConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestDeploymentValidatorAndCdkNag(t *testing.T) {
+	// What make synth would print for cdk.json: nothing.
+	s := deployment(t)
+	for _, f := range validationFindings(t, s.outdir) {
+		t.Errorf("built-in validator: %s", f)
+	}
+	for _, st := range s.all() {
+		for _, a := range annotations(t, st) {
+			t.Errorf("%s", a)
+		}
+	}
+}
