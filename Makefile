@@ -32,9 +32,11 @@ STACKS ?= --all
 # binary that ships.
 GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
 
-GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*')
+# The Go files gofmt checks: tracked and new ones, less those deleted from
+# the work tree (as when service/ is replaced without git rm).
+GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -45,14 +47,14 @@ help:
 synth: $(CDK) $(NODE)
 	$(CDK) synth $(CDK_ARGS)
 
-## test: gofmt check, go vet (the integration test too), the workflow lint and every test (cfn-lint included)
+## test: gofmt check, go vet (the integration and walkthrough tests too), the workflow lint and every test (cfn-lint included)
 test: $(NODE)
 	@unformatted="$$(gofmt -l $(GO_FILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	@command -v cfn-lint >/dev/null || echo "cfn-lint not found: skipped linting the templates (install it with: make test-tools)"
 	@command -v haproxy >/dev/null || echo "haproxy not found: skipped the stop paths through a load balancer (install it with: make test-tools)"
 	go vet ./...
-	go vet -tags integ ./...
+	go vet -tags integ,walkthrough ./...
 	go tool actionlint .github/workflows/*.yml
 	go test ./...
 
@@ -70,6 +72,17 @@ test-tools:
 	elif command -v apt-get >/dev/null; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
 	else echo "make test-tools: install HAProxy with your package manager" >&2; exit 1; fi
 	@cfn-lint --version && haproxy -v | head -1
+
+## test-walkthrough: follow "Bring your own app" in a copy of the repository, with an app that keeps the contract and two that break it (minutes)
+test-walkthrough: $(NODE)
+	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
+
+## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and show the change
+snapshots: $(NODE)
+	go test ./stacks -run '^TestDeploymentSnapshots$$' -count=1 -update
+	@git --no-pager diff --stat -- stacks/testdata/deployment
+	@git --no-pager diff -- stacks/testdata/deployment
+	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
@@ -90,14 +103,13 @@ diff: $(CDK) $(NODE)
 destroy: $(CDK) $(NODE)
 	$(CDK) destroy $(STACKS) $(CDK_ARGS)
 
-## smoke: check the health path and SMOKE_PATH (/) for SMOKE_BODY at the deployed URL, from cdk-outputs.json
+## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL
 smoke: $(NODE)
 	scripts/smoke.sh
 
-## logs: follow the service's logs (needs AWS credentials and the AWS CLI)
+## logs: follow the service's logs, SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
 logs: $(NODE)
-	@command -v aws >/dev/null || { echo "make logs: needs the AWS CLI (aws)" >&2; exit 1; }
-	aws logs tail "$$(scripts/output.sh LogGroupName)" --follow --since 10m
+	@scripts/logs.sh
 
 ## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see README)
 integ: $(CDK) $(NODE)

@@ -1,8 +1,11 @@
 // Package e2e runs the service's stop and deploy sequences through a real
 // health-checking load balancer: HAProxy, configured as the ALB target group
-// is, in front of the real service binary on loopback. Every number comes
-// from the synthesized templates (the golden snapshots in stacks/testdata),
-// so the test fails when the stacks and the service drift apart.
+// is, in front of the real service binary (whatever ./service builds, the
+// user's app) on loopback, under load on the probe that cdk.json names
+// (probePath, probeStatus, probeBody). Every number comes from the user's
+// synthesized templates (the snapshots in stacks/testdata/deployment, which
+// make snapshots updates), so the test fails when the stacks and the app
+// drift apart.
 //
 // It has tests only; run them with
 //

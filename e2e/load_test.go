@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 const (
@@ -18,8 +20,6 @@ const (
 	// pause between one client's requests keeps the load steady without
 	// taking the CPU that the health checks and the rest of the suite need.
 	pause = 2 * time.Millisecond
-	// helloBody is what GET / answers.
-	helloBody = "<h1>HELLO WORLD</h1>"
 )
 
 // result is one request through the proxy.
@@ -29,7 +29,8 @@ type result struct {
 	err    string // why the request failed; empty if it did not
 }
 
-// load is constant keep-alive traffic to GET / through the proxy.
+// load is constant keep-alive traffic through the proxy to the probe:
+// the request that shows the app works (probePath in cdk.json).
 type load struct {
 	t        *testing.T
 	stopping atomic.Bool
@@ -38,16 +39,16 @@ type load struct {
 	results  []result
 }
 
-func startLoad(t *testing.T, url string) *load {
+func startLoad(t *testing.T, url string, c contract.Contract) *load {
 	l := &load{t: t}
 	for range clients {
 		l.wg.Go(func() {
 			tr := &http.Transport{MaxIdleConnsPerHost: 1}
 			defer tr.CloseIdleConnections()
-			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 			for !l.stopping.Load() {
 				r := result{sent: time.Now()}
-				r.server, r.err = get(c, url+"/")
+				r.server, r.err = get(client, url, c)
 				l.mu.Lock()
 				l.results = append(l.results, r)
 				l.mu.Unlock()
@@ -59,21 +60,21 @@ func startLoad(t *testing.T, url string) *load {
 	return l
 }
 
-// get sends one request and returns the server that answered, or why it
-// failed: a connection error, or anything but 200 with the page (a 5xx from
-// the proxy, say).
-func get(c *http.Client, url string) (server, failure string) {
-	resp, err := c.Get(url)
+// get sends the probe and returns the server that answered, or why it
+// failed: a connection error, or not the answer the contract wants (a 5xx
+// from the proxy, say).
+func get(client *http.Client, url string, c contract.Contract) (server, failure string) {
+	resp, err := client.Get(url + c.ProbePath)
 	if err != nil {
 		return "", err.Error()
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", "reading the body: " + err.Error()
-	case resp.StatusCode != http.StatusOK || string(body) != helloBody:
-		return "", fmt.Sprintf("%s %.60q", resp.Status, body)
+	}
+	if err := c.CheckProbe(resp.StatusCode, string(body)); err != nil {
+		return "", err.Error()
 	}
 	return resp.Header.Get("X-Server"), ""
 }
@@ -112,7 +113,15 @@ func (l *load) waitServed(since time.Time, timeout time.Duration, servers ...str
 			return
 		}
 		if time.Now().After(deadline) {
-			l.t.Fatalf("no answer from %v within %s; answers so far: %v", missing, timeout, counts)
+			l.mu.Lock()
+			last := "none"
+			for _, r := range l.results {
+				if r.err != "" {
+					last = r.err
+				}
+			}
+			l.mu.Unlock()
+			l.t.Fatalf("no good answer from %v within %s; good answers so far: %v; the last failure: %s", missing, timeout, counts, last)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -119,7 +119,7 @@ func twoTasks(t *testing.T, s settings, e map[string]string) (*instance, *proxy,
 	t.Helper()
 	old1, old2 := startInstance(t, "old1", e), startInstance(t, "old2", e)
 	p := startProxy(t, s, old1, old2)
-	l := startLoad(t, p.url)
+	l := startLoad(t, p.url, s.contract)
 	l.waitServed(time.Time{}, 5*time.Second, "old1", "old2")
 	return old1, p, l
 }

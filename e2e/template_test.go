@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // timeScale divides every duration read from the templates, so that a stop
@@ -17,10 +19,12 @@ const timeScale = 10
 
 func scaled(d time.Duration) time.Duration { return d / timeScale }
 
-// templates are the golden snapshots that TestSnapshots in the stacks
-// package keeps identical to what synth writes. Resources are looked up by
-// type across all of them, so a resource may move between stacks.
-var templates = []string{"LoadBalancer.template.json", "Service.template.json"}
+// deploymentDir holds the user's templates, the snapshots that
+// TestDeploymentSnapshots in the stacks package keeps identical to what
+// synth writes from cdk.json, and contract.json beside them. Resources are
+// looked up by type across all the templates, so a resource may move
+// between stacks.
+var deploymentDir = filepath.Join("..", filepath.Dir(contract.File))
 
 // settings are the production numbers the test reproduces, unscaled.
 type settings struct {
@@ -46,6 +50,9 @@ type settings struct {
 
 	// albIdleTimeout is the load balancer's idle_timeout.timeout_seconds.
 	albIdleTimeout time.Duration
+
+	// contract holds the probe the load sends: what the app must answer.
+	contract contract.Contract
 }
 
 // resource is one CloudFormation resource and the file it came from.
@@ -59,8 +66,12 @@ type resource struct {
 func readSettings(t *testing.T) settings {
 	t.Helper()
 	var all []resource
-	for _, name := range templates {
-		path := filepath.Join("..", "stacks", "testdata", name)
+	templates, _ := filepath.Glob(filepath.Join(deploymentDir, "*.template.json"))
+	if len(templates) == 0 {
+		t.Fatalf("no templates in %s: run make snapshots", deploymentDir)
+	}
+	for _, path := range templates {
+		name := filepath.Base(path)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +98,7 @@ func readSettings(t *testing.T) settings {
 			}
 		}
 		if len(found) != 1 {
-			t.Fatalf("found %d resources of type %s in %v, want exactly 1", len(found), typ, templates)
+			t.Fatalf("found %d resources of type %s in %s, want exactly 1", len(found), typ, deploymentDir)
 		}
 		return found[0]
 	}
@@ -139,6 +150,10 @@ func readSettings(t *testing.T) settings {
 	}
 	if s.healthPath != want {
 		t.Fatalf("target group HealthCheckPath %q, but the service answers health checks on %q", s.healthPath, want)
+	}
+	var err error
+	if s.contract, err = contract.Read(".."); err != nil {
+		t.Fatal(err)
 	}
 	return s
 }

@@ -11,15 +11,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
-// Contract is what the deployed service must answer (README, The service).
+// Contract is what the deployed service must answer (README, Bring your
+// own app): serve.Run's health check, the app's probe, and CORS.
 type Contract struct {
 	// HealthPath is the health check's path: the healthCheckPath context key.
 	HealthPath string
 	// Origin is sent with the CORS preflight: any origin when
 	// corsAllowedOrigins is "*", else one of the listed ones.
 	Origin string
+	// Probe is what the app must answer: probePath, probeStatus, probeBody.
+	Probe contract.Contract
 }
 
 // Check sends the three requests of the contract to base (the ServiceUrl
@@ -28,12 +33,12 @@ func (c Contract) Check(ctx context.Context, client *http.Client, base string) e
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	// GET /healthcheck: 200 "Healthy", never cached.
+	// GET the health path: 200 "Healthy", never cached (serve.Run).
 	if res, body, err := do(ctx, client, http.MethodGet, base+c.HealthPath, nil); err != nil {
 		fail("GET %s: %v", c.HealthPath, err)
 	} else {
 		if res.StatusCode != http.StatusOK || strings.TrimSpace(body) != `"Healthy"` {
-			fail("GET %s: %d %q, want 200 %q", c.HealthPath, res.StatusCode, body, `"Healthy"`)
+			fail("GET %s: %d %q, want 200 %q", c.HealthPath, res.StatusCode, contract.Excerpt(body), `"Healthy"`)
 		}
 		for name, want := range map[string]string{
 			"Cache-Control": "no-cache, no-store, must-revalidate",
@@ -46,31 +51,27 @@ func (c Contract) Check(ctx context.Context, client *http.Client, base string) e
 		}
 	}
 
-	// GET /: the page.
-	if res, body, err := do(ctx, client, http.MethodGet, base+"/", nil); err != nil {
-		fail("GET /: %v", err)
-	} else {
-		if res.StatusCode != http.StatusOK || !strings.Contains(body, "<h1>HELLO WORLD</h1>") {
-			fail("GET /: %d %q, want 200 with <h1>HELLO WORLD</h1>", res.StatusCode, truncate(body))
-		}
-		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
-			fail("GET /: Content-Type %q, want text/html", ct)
-		}
+	// The probe: the app's own answer.
+	if res, body, err := do(ctx, client, http.MethodGet, base+c.Probe.ProbePath, nil); err != nil {
+		fail("GET %s: %v", c.Probe.ProbePath, err)
+	} else if err := c.Probe.CheckProbe(res.StatusCode, body); err != nil {
+		errs = append(errs, err)
 	}
 
-	// A CORS preflight: 204, allowing the origin and GET.
+	// A CORS preflight on the probe: 204, allowing the origin and GET.
 	preflight := http.Header{"Origin": {c.Origin}, "Access-Control-Request-Method": {http.MethodGet}}
-	if res, _, err := do(ctx, client, http.MethodOptions, base+"/", preflight); err != nil {
+	if res, _, err := do(ctx, client, http.MethodOptions, base+c.Probe.ProbePath, preflight); err != nil {
 		fail("CORS preflight: %v", err)
 	} else {
+		const keep = " (corsAllowedOrigins: keep the CORS middleware, README, Bring your own app)"
 		if res.StatusCode != http.StatusNoContent {
-			fail("CORS preflight from %s: %d, want 204", c.Origin, res.StatusCode)
+			fail("CORS preflight from %s: %d, want 204"+keep, c.Origin, res.StatusCode)
 		}
 		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != c.Origin {
-			fail("CORS preflight from %s: Access-Control-Allow-Origin %q, want * or the origin", c.Origin, got)
+			fail("CORS preflight from %s: Access-Control-Allow-Origin %q, want * or the origin"+keep, c.Origin, got)
 		}
 		if got := res.Header.Get("Access-Control-Allow-Methods"); !slices.Contains(splitList(got), http.MethodGet) {
-			fail("CORS preflight from %s: Access-Control-Allow-Methods %q, want GET in it", c.Origin, got)
+			fail("CORS preflight from %s: Access-Control-Allow-Methods %q, want GET in it"+keep, c.Origin, got)
 		}
 	}
 	return errors.Join(errs...)
@@ -234,11 +235,4 @@ func splitList(s string) []string {
 		out = append(out, strings.TrimSpace(v))
 	}
 	return out
-}
-
-func truncate(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/cors"
+
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // service answers like the real one (README, The service), with the same
@@ -38,12 +40,14 @@ func service(spoil func(w http.ResponseWriter, r *http.Request) bool) http.Handl
 	})
 }
 
-var contract = Contract{HealthPath: "/healthcheck", Origin: "https://integ.example.com"}
+// hello is the contract of the shipped cdk.json: hello world on /.
+var hello = Contract{HealthPath: "/healthcheck", Origin: "https://integ.example.com",
+	Probe: contract.Contract{ProbePath: "/", ProbeStatus: 200, ProbeBody: "HELLO WORLD"}}
 
 func TestContractPassesTheService(t *testing.T) {
 	srv := httptest.NewServer(service(nil))
 	defer srv.Close()
-	if err := contract.Check(t.Context(), srv.Client(), srv.URL); err != nil {
+	if err := hello.Check(t.Context(), srv.Client(), srv.URL); err != nil {
 		t.Error(err)
 	}
 }
@@ -77,15 +81,14 @@ func TestContractCatchesEachDeviation(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, "<h1>Welcome to nginx!</h1>")
 			return true
-		}, "GET /: 200 \"<h1>Welcome to nginx!</h1>\", want 200 with <h1>HELLO WORLD</h1>"},
-		{"page type", func(w http.ResponseWriter, r *http.Request) bool {
+		}, `GET /: 200 "<h1>Welcome to nginx!</h1>", want 200 with "HELLO WORLD" in the body`},
+		{"status", func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Method != http.MethodGet || r.URL.Path != "/" {
 				return false
 			}
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, "<h1>HELLO WORLD</h1>")
+			http.NotFound(w, r)
 			return true
-		}, `GET /: Content-Type "text/plain", want text/html`},
+		}, `GET /: 404 "404 page not found\n", want 200`},
 		{"no CORS", func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Method != http.MethodOptions {
 				return false
@@ -109,7 +112,7 @@ func TestContractCatchesEachDeviation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(service(tt.spoil))
 			defer srv.Close()
-			err := contract.Check(t.Context(), srv.Client(), srv.URL)
+			err := hello.Check(t.Context(), srv.Client(), srv.URL)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Check = %v\nwant an error with %q", err, tt.want)
 			}

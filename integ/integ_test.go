@@ -40,7 +40,7 @@ func TestDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, err := ReadSettings(filepath.Join(root, "cdk.json"))
+	settings, err := ReadSettings(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	contract := Contract{HealthPath: settings.HealthCheckPath, Origin: settings.CorsOrigin}
+	contract := Contract{HealthPath: settings.HealthCheckPath, Origin: settings.CorsOrigin, Probe: settings.Contract}
 	if err := contract.Check(ctx, client, out.ServiceURL); err != nil {
 		t.Errorf("HTTP contract at %s:\n%v", out.ServiceURL, err)
 	}

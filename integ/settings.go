@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
+
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 // Settings are the values of cdk.json that the checks expect to see
-// deployed. The test app overrides only the keys in Overrides.
+// deployed, as contract.json holds them (make snapshots writes it from
+// cdk.json and the defaults). The test app overrides only the keys in
+// Overrides, none of these.
 type Settings struct {
 	MinTasks          int
 	OnDemandBaseTasks int
@@ -17,52 +20,26 @@ type Settings struct {
 	// CorsOrigin is an origin the service allows: any when
 	// corsAllowedOrigins is "*", else the first listed.
 	CorsOrigin string
+	// Contract holds the probe, the request that shows the app works.
+	Contract contract.Contract
 }
 
-// ReadSettings reads Settings from the context section of cdk.json.
-func ReadSettings(cdkJSON string) (Settings, error) {
-	data, err := os.ReadFile(cdkJSON)
+// ReadSettings reads Settings from root's contract.json.
+func ReadSettings(root string) (Settings, error) {
+	c, err := contract.Read(root)
 	if err != nil {
 		return Settings{}, err
 	}
-	var file struct {
-		Context map[string]any `json:"context"`
-	}
-	if err := json.Unmarshal(data, &file); err != nil {
-		return Settings{}, fmt.Errorf("%s: %w", cdkJSON, err)
-	}
-	var errs []string
-	get := func(key string) string {
-		switch v := file.Context[key].(type) {
-		case string:
-			return strings.TrimSpace(v)
-		case float64:
-			return strconv.FormatFloat(v, 'f', -1, 64)
-		}
-		errs = append(errs, key)
-		return ""
-	}
-	number := func(key string) int {
-		s := get(key)
-		n, err := strconv.Atoi(s)
-		if err != nil && s != "" {
-			errs = append(errs, key)
-		}
-		return n
-	}
 	s := Settings{
-		MinTasks:          number("minTasks"),
-		OnDemandBaseTasks: number("onDemandBaseTasks"),
-		HealthCheckPath:   get("healthCheckPath"),
-		CorsOrigin:        get("corsAllowedOrigins"),
+		MinTasks:          c.MinTasks,
+		OnDemandBaseTasks: c.OnDemandBaseTasks,
+		HealthCheckPath:   c.HealthCheckPath,
+		Contract:          c,
 	}
-	if len(errs) > 0 {
-		return Settings{}, fmt.Errorf("%s: no usable value for %s", cdkJSON, strings.Join(errs, ", "))
-	}
-	if s.CorsOrigin == "*" {
+	if c.CorsAllowedOrigins == "*" {
 		s.CorsOrigin = "https://integ.example.com"
 	} else {
-		s.CorsOrigin, _, _ = strings.Cut(s.CorsOrigin, ",")
+		s.CorsOrigin, _, _ = strings.Cut(c.CorsAllowedOrigins, ",")
 		s.CorsOrigin = strings.TrimSpace(s.CorsOrigin)
 	}
 	return s, nil

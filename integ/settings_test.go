@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
 func write(t *testing.T, content string) string {
@@ -16,24 +18,36 @@ func write(t *testing.T, content string) string {
 	return path
 }
 
+// writeContract writes a contract.json below a new root and returns it.
+func writeContract(t *testing.T, content string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(contract.File)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, contract.File), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func TestReadSettings(t *testing.T) {
+	const probe = `"probePath": "/", "probeStatus": 200, "probeBody": "HELLO WORLD"`
 	tests := []struct {
-		name, context string
-		want          Settings
-		err           string
+		name, contract string
+		want           Settings
 	}{
-		{"defaults", `{"minTasks": 2, "onDemandBaseTasks": 1, "healthCheckPath": "/healthcheck", "corsAllowedOrigins": "*", "cpu": 256}`,
-			Settings{MinTasks: 2, OnDemandBaseTasks: 1, HealthCheckPath: "/healthcheck", CorsOrigin: "https://integ.example.com"}, ""},
-		{"strings and a list", `{"minTasks": "3", "onDemandBaseTasks": "0", "healthCheckPath": "/health", "corsAllowedOrigins": " https://a.example.com, https://b.example.com"}`,
-			Settings{MinTasks: 3, OnDemandBaseTasks: 0, HealthCheckPath: "/health", CorsOrigin: "https://a.example.com"}, ""},
-		{"missing", `{"minTasks": 2, "onDemandBaseTasks": 1.5, "corsAllowedOrigins": "*"}`,
-			Settings{}, "no usable value for onDemandBaseTasks, healthCheckPath"},
+		{"any origin", `{"minTasks": 2, "onDemandBaseTasks": 1, "healthCheckPath": "/healthcheck", "corsAllowedOrigins": "*", ` + probe + `}`,
+			Settings{MinTasks: 2, OnDemandBaseTasks: 1, HealthCheckPath: "/healthcheck", CorsOrigin: "https://integ.example.com"}},
+		{"a list of origins: the first is sent", `{"minTasks": 3, "onDemandBaseTasks": 0, "healthCheckPath": "/health", "corsAllowedOrigins": " https://a.example.com, https://b.example.com", ` + probe + `}`,
+			Settings{MinTasks: 3, OnDemandBaseTasks: 0, HealthCheckPath: "/health", CorsOrigin: "https://a.example.com"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadSettings(write(t, `{"app": "go run .", "context": `+tt.context+`}`))
-			if got != tt.want || tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
-				t.Errorf("ReadSettings = %+v, %v; want %+v, %q", got, err, tt.want, tt.err)
+			got, err := ReadSettings(writeContract(t, tt.contract))
+			tt.want.Contract = got.Contract
+			if err != nil || got != tt.want || got.Contract.ProbeBody != "HELLO WORLD" {
+				t.Errorf("ReadSettings = %+v, %v; want %+v with the probe", got, err, tt.want)
 			}
 		})
 	}

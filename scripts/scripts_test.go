@@ -98,7 +98,12 @@ func TestSmoke(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	writeOutputs(t, dir, srv.URL)
-	fast := []string{"SMOKE_WAIT=2", "SMOKE_INTERVAL=0.2"}
+	// The probe of hello world, whatever the user's contract.json says.
+	hello := filepath.Join(t.TempDir(), "contract.json")
+	if err := os.WriteFile(hello, []byte(`{"probePath": "/", "probeStatus": 200, "probeBody": "HELLO WORLD"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fast := []string{"SMOKE_WAIT=2", "SMOKE_INTERVAL=0.2", "CONTRACT=" + hello}
 
 	t.Run("healthy", func(t *testing.T) {
 		code, stdout, stderr := run(t, dir, dir, fast, "smoke.sh")
@@ -130,11 +135,25 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("default body: exit %d: %s", code, stderr)
 		}
 		code, stdout, stderr := run(t, dir, dir, append(fast, "SMOKE_BODY=Welcome"), "smoke.sh")
-		if want := `GET ` + srv.URL + `/: status 200, want 200 with "Welcome" in the body (set SMOKE_PATH and SMOKE_BODY for your app)` + "\n"; code != 1 || stderr != want {
+		if want := `GET ` + srv.URL + `/: status 200, body "<h1>HELLO WORLD</h1>"; want 200 with "Welcome" in the body (probePath, probeStatus and probeBody in cdk.json, or SMOKE_PATH, SMOKE_STATUS and SMOKE_BODY)` + "\n"; code != 1 || stderr != want {
 			t.Errorf("exit %d, stderr %q, want %q\n%s", code, stderr, want, stdout)
 		}
-		if code, _, stderr := run(t, dir, dir, append(fast, "SMOKE_PATH=/nope"), "smoke.sh"); code != 1 || !strings.Contains(stderr, "/nope: status 404") {
+		if code, _, stderr := run(t, dir, dir, append(fast, "SMOKE_PATH=/nope"), "smoke.sh"); code != 1 || !strings.Contains(stderr, `/nope: status 404, body "404 page not found"`) {
 			t.Errorf("SMOKE_PATH=/nope: exit %d, stderr %q", code, stderr)
+		}
+		if code, _, stderr := run(t, dir, dir, append(fast, "SMOKE_PATH=/nope", "SMOKE_STATUS=404", "SMOKE_BODY="), "smoke.sh"); code != 0 {
+			t.Errorf("SMOKE_STATUS=404 on /nope: exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("the app's probe from contract.json", func(t *testing.T) {
+		contract := filepath.Join(t.TempDir(), "contract.json")
+		os.WriteFile(contract, []byte(`{"probePath": "/nope", "probeStatus": 404, "probeBody": "not found"}`), 0o644)
+		if code, stdout, stderr := run(t, dir, dir, append(fast, "CONTRACT="+contract), "smoke.sh"); code != 0 || !strings.Contains(stdout, "/nope: ok") {
+			t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+		}
+		code, _, stderr := run(t, dir, dir, append(fast, "CONTRACT="+filepath.Join(dir, "none.json")), "smoke.sh")
+		if code != 1 || !strings.Contains(stderr, "none.json: run make snapshots") {
+			t.Errorf("without contract.json: exit %d, stderr %q", code, stderr)
 		}
 	})
 	t.Run("not deployed", func(t *testing.T) {
@@ -143,6 +162,25 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, stderr)
 		}
 	})
+}
+
+func TestLogs(t *testing.T) {
+	bin, dir := t.TempDir(), t.TempDir()
+	fake(t, bin, "aws", `if [[ $1 == --version ]]; then echo "$VERSION" >&2; exit 0; fi
+echo "aws $*"`)
+	v2 := []string{"VERSION=aws-cli/2.17.0 Python/3.12.6 Linux/6.1 exe/x86_64"}
+	code, _, stderr := run(t, dir, bin, v2, "logs.sh")
+	if code != 1 || stderr != "no cdk-outputs.json: run make deploy first (it writes the stacks' outputs there)\n" {
+		t.Errorf("without cdk-outputs.json: exit %d, stderr %q", code, stderr)
+	}
+	writeOutputs(t, dir, "http://lb.example")
+	if code, stdout, stderr := run(t, dir, bin, v2, "logs.sh"); code != 0 || stdout != "aws logs tail fargo-Service-LogGroup --follow --since 10m\n" {
+		t.Errorf("v2: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = run(t, dir, bin, []string{"VERSION=aws-cli/1.33.0 Python/3.11.2 Linux/6.1 botocore/1.35.0"}, "logs.sh")
+	if want := "make logs: needs the AWS CLI version 2 for aws logs tail; found aws-cli/1.33.0: install version 2\n"; code != 1 || stderr != want {
+		t.Errorf("v1: exit %d, stderr %q, want %q", code, stderr, want)
+	}
 }
 
 func TestPreflight(t *testing.T) {

@@ -19,8 +19,8 @@ import (
 )
 
 // Config is everything a user can change without editing Go. It is read from
-// CDK context: the defaults live in cdk.json and `cdk synth -c key=value`
-// overrides them.
+// CDK context: Defaults holds every key's shipped value, and a key in
+// cdk.json's context or `cdk synth -c key=value` overrides it.
 type Config struct {
 	AppName string
 	// Account and Region bind the stacks to one environment. Both empty
@@ -74,6 +74,60 @@ type Config struct {
 	AlarmLatencyP99       time.Duration
 	AlarmCpuPercent       int
 	AlarmMemoryPercent    int
+
+	// Probe is what the deployed app must answer besides its health check:
+	// make smoke, make integ and the e2e tests send it (not the stacks).
+	Probe Probe
+}
+
+// Probe is one request that shows the app works: GET Path must answer
+// Status, with Body somewhere in the body unless Body is empty.
+type Probe struct {
+	Path   string
+	Status int
+	Body   string
+}
+
+// Defaults are the shipped values of every context key, in the JSON types
+// cdk.json would hold them. A user's cdk.json needs only the keys they
+// change; the README's Configuration table lists them all.
+var Defaults = map[string]any{
+	"appName":                 "fargo",
+	"account":                 "",
+	"region":                  "",
+	"vpcId":                   "",
+	"maxAzs":                  3,
+	"natGateways":             0,
+	"containerPort":           5000,
+	"healthCheckPath":         "/healthcheck",
+	"cpu":                     256,
+	"memoryMiB":               512,
+	"cpuArchitecture":         "arm64",
+	"environment":             map[string]any{},
+	"secrets":                 map[string]any{},
+	"minTasks":                2,
+	"maxTasks":                3,
+	"cpuTargetPercent":        70,
+	"scaleInCooldownSeconds":  300,
+	"scaleOutCooldownSeconds": 60,
+	"requestsPerTarget":       0,
+	"onDemandBaseTasks":       1,
+	"logRetentionDays":        30,
+	"corsAllowedOrigins":      "*",
+	"corsAllowCredentials":    false,
+	"domainName":              "",
+	"hostedZoneId":            "",
+	"hostedZoneName":          "",
+	"certificateArn":          "",
+	"alarmEmail":              "",
+	"alarmErrorRatePercent":   5,
+	"alarmLatencyP99Ms":       1000,
+	"alarmCpuPercent":         90,
+	"alarmMemoryPercent":      90,
+	// The hello-world page of service/: an app of the user's own sets its own.
+	"probePath":   "/",
+	"probeStatus": 200,
+	"probeBody":   "HELLO WORLD",
 }
 
 // Secret is where ECS reads one secret variable of the container: a
@@ -196,8 +250,15 @@ func LoadConfig(app awscdk.App, getenv func(string) string) (Config, error) {
 	return loadConfig(ctx, getenv)
 }
 
+// loadConfig reads Config from ctx (the app's context) over Defaults.
 func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) {
-	r := contextReader{ctx: ctx, read: map[string]bool{}}
+	merged := maps.Clone(Defaults)
+	for key, v := range ctx {
+		if v != nil {
+			merged[key] = v
+		}
+	}
+	r := contextReader{ctx: merged, read: map[string]bool{}}
 	c := Config{
 		AppName:               r.str("appName"),
 		Account:               r.str("account"),
@@ -231,6 +292,11 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 		AlarmLatencyP99:       time.Duration(r.int("alarmLatencyP99Ms")) * time.Millisecond,
 		AlarmCpuPercent:       r.int("alarmCpuPercent"),
 		AlarmMemoryPercent:    r.int("alarmMemoryPercent"),
+		Probe: Probe{
+			Path:   r.str("probePath"),
+			Status: r.int("probeStatus"),
+			Body:   r.str("probeBody"),
+		},
 	}
 	if r.err == nil {
 		r.rejectUnknown()
@@ -313,6 +379,8 @@ func (r *contextReader) int(key string) int {
 		return 0
 	}
 	switch v := v.(type) {
+	case int:
+		return v
 	case float64:
 		if v == float64(int(v)) {
 			return int(v)
@@ -384,8 +452,13 @@ func (r *contextReader) secrets(key string) map[string]Secret {
 			r.fail(key, name, "want a secret ARN or parameter name, or an object with from and kmsKeyArn")
 			continue
 		}
-		s, err := parseSecret(strings.TrimSpace(from))
-		if err != "" {
+		from = strings.TrimSpace(from)
+		s, err := parseSecret(from)
+		switch {
+		case err != "" && bareWord(from):
+			// Most likely the secret itself: the error does not repeat it.
+			r.fail(key, name, err)
+		case err != "":
 			r.fail(key, name+"="+from, err)
 		}
 		s.KmsKeyArn = strings.TrimSpace(kmsKey)
@@ -397,10 +470,13 @@ func (r *contextReader) secrets(key string) map[string]Secret {
 var (
 	secretArnPattern    = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6})(?::([^:]+))?$`)
 	parameterArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
-	parameterPattern    = regexp.MustCompile(`^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
+	parameterPattern    = regexp.MustCompile(`^(/[A-Za-z0-9_.\-]+)+$`)
 )
 
-// parseSecret tells a Secrets Manager secret from an SSM parameter.
+// parseSecret tells a Secrets Manager secret from an SSM parameter. A
+// parameter is named by its path (/...) or its ARN: a bare word is more
+// likely the secret's value itself, pasted where its name belongs, and
+// would land in the template and the IAM policy.
 func parseSecret(from string) (Secret, string) {
 	if m := secretArnPattern.FindStringSubmatch(from); m != nil {
 		return Secret{SecretArn: m[1], JSONKey: m[2]}, ""
@@ -412,8 +488,15 @@ func parseSecret(from string) (Secret, string) {
 		return Secret{ParameterArn: from}, ""
 	case !strings.HasPrefix(from, "arn:") && len(from) <= 2048 && parameterPattern.MatchString(from):
 		return Secret{ParameterName: from}, ""
+	case bareWord(from):
+		return Secret{}, "want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN"
 	}
 	return Secret{}, "want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN"
+}
+
+// bareWord reports whether a secret's from is neither an ARN nor a path.
+func bareWord(from string) bool {
+	return !strings.HasPrefix(from, "arn:") && !strings.HasPrefix(from, "/")
 }
 
 // compact renders a context value for an error message.

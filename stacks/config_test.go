@@ -28,9 +28,10 @@ func TestConfigDefaults(t *testing.T) {
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
 		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
+		Probe: Probe{Path: "/", Status: 200, Body: "HELLO WORLD"},
 	}
 	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("defaults from cdk.json:\n got %+v\nwant %+v", cfg, want)
+		t.Errorf("Defaults:\n got %+v\nwant %+v", cfg, want)
 	}
 }
 
@@ -74,6 +75,9 @@ func TestConfigErrors(t *testing.T) {
 		{"environment", `{"DB_PASSWORD": "hunter2"}`, `invalid context value environment="DB_PASSWORD": this looks like a secret, and plain variables are readable by anyone who may describe the task definition: move it to secrets`},
 		{"secrets", `{"DB": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db"}`, `invalid context value secrets="DB=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db": want a complete Secrets Manager secret ARN, ending in the hyphen and 6 characters AWS adds to the name, optionally followed by :json-key`},
 		{"secrets", `{"DB": "arn:aws:s3:::bucket"}`, `invalid context value secrets="DB=arn:aws:s3:::bucket": want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN`},
+		// A value where its name belongs is refused, and not repeated.
+		{"secrets", `{"DB_PASSWORD": "hunter2"}`, `invalid context value secrets="DB_PASSWORD": want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN`},
+		{"secrets", `{"DB_PASSWORD": "prod/db-password"}`, `invalid context value secrets="DB_PASSWORD": want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN`},
 		{"secrets", `{"DB": {"from": "/db", "key": "x"}}`, `invalid context value secrets="DB": want {"from": "<secret ARN or parameter>", "kmsKeyArn": "<key ARN>"} (kmsKeyArn optional)`},
 		{"secrets", `{"DB": {"from": "/db", "kmsKeyArn": "alias/db"}}`, `invalid context value secrets="DB.kmsKeyArn=alias/db": want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)`},
 		{"secrets", `{"SHUTDOWN_TIMEOUT": "/x"}`, `invalid context value secrets="SHUTDOWN_TIMEOUT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
@@ -86,7 +90,6 @@ func TestConfigErrors(t *testing.T) {
 		{"requestsPerTarget", "-1", `invalid context value requestsPerTarget="-1": want 0 (off) or a positive number of requests per task per minute`},
 		{"logRetentionDays", "10", `invalid context value logRetentionDays="10": want one of 1 3 5 7 14 30 60 90 120 150 180 365 400 545 731 1096 1827 2192 2557 2922 3288 3653`},
 		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty`},
-		{"cpu", nil, `invalid context value cpu="": the key is missing: add it to the context section of cdk.json (see README, Configuration)`},
 		{"appName", 7.0, `invalid context value appName="7": want a string`},
 		{"corsAllowCredentials", "true", `invalid context value corsAllowCredentials="true": want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`},
 		{"corsAllowCredentials", "maybe", `invalid context value corsAllowCredentials="maybe": want true or false`},
@@ -95,6 +98,9 @@ func TestConfigErrors(t *testing.T) {
 		{"alarmLatencyP99Ms", "5", `invalid context value alarmLatencyP99Ms="5": want 10 to 60000`},
 		{"alarmCpuPercent", "101", `invalid context value alarmCpuPercent="101": want 1 to 100`},
 		{"alarmMemoryPercent", "0", `invalid context value alarmMemoryPercent="0": want 1 to 100`},
+		{"probePath", "hello", `invalid context value probePath="hello": want an absolute path such as / or /hello?name=you, without spaces`},
+		{"probePath", "/a b", `invalid context value probePath="/a b": want an absolute path such as / or /hello?name=you, without spaces`},
+		{"probeStatus", "99", `invalid context value probeStatus="99": want an HTTP status code, 100 to 599`},
 		// A typo is not ignored.
 		{"minTask", "3", `invalid context value minTask="3": unknown key; did you mean minTasks? (see README, Configuration)`},
 		{"mintasks", "3", `invalid context value mintasks="3": unknown key; did you mean minTasks? (see README, Configuration)`},
@@ -268,30 +274,37 @@ func TestConfigAccountFromEnvironment(t *testing.T) {
 	}
 }
 
-// userKeys returns the app's keys in cdk.json: LoadConfig reads each (it
-// rejects unknown ones) and fails on a missing one.
+// userKeys returns the app's keys: those of Defaults.
 func userKeys(t *testing.T) []string {
 	t.Helper()
-	var keys []string
-	for k := range cdkContext(t) {
-		if userKey.MatchString(k) {
-			keys = append(keys, k)
+	keys := slices.Sorted(maps.Keys(Defaults))
+	for _, k := range keys {
+		if !userKey.MatchString(k) {
+			t.Errorf("default %q: an app key must match userKey, or rejectUnknown would not see its typos", k)
 		}
-	}
-	slices.Sort(keys)
-	if !slices.Contains(keys, "appName") || !slices.Contains(keys, "secrets") {
-		t.Fatalf("userKeys = %v: the pattern is broken", keys)
 	}
 	return keys
 }
 
 func TestEveryKeyIsRead(t *testing.T) {
+	// A value of the wrong type for every key fails on that key: each
+	// default is read, with its type.
 	for _, k := range userKeys(t) {
 		ctx := cdkContext(t)
-		delete(ctx, k)
-		if _, err := loadConfig(ctx, noEnv); err == nil || !strings.Contains(err.Error(), k+`="": the key is missing`) {
-			t.Errorf("without %s: %v, want the missing-key error", k, err)
+		ctx[k] = map[string]any{"X": 1.0}
+		if _, err := loadConfig(ctx, noEnv); err == nil || !strings.HasPrefix(err.Error(), "invalid context value "+k+"=") {
+			t.Errorf("%s={\"X\": 1}: %v, want an error naming %s", k, err, k)
 		}
+	}
+}
+
+func TestCdkJSONHoldsOnlyWhatTheUserChanges(t *testing.T) {
+	// A cdk.json without any app key synthesizes the Defaults, and a key
+	// set to null is the default too.
+	ctx := cdkContext(t)
+	ctx["cpu"] = nil
+	if cfg, err := loadConfig(ctx, noEnv); err != nil || cfg.Cpu != 256 {
+		t.Errorf("without app keys: %+v, %v", cfg, err)
 	}
 }
 

@@ -62,7 +62,8 @@ var (
 // LoadDeployRoleConfig reads and validates DeployRoleConfig from the app's
 // context: githubRepo (required, owner@owner-id/name@repo-id),
 // githubOidcProviderArn and CDK's own
-// @aws-cdk/core:bootstrapQualifier (optional), and appName from cdk.json.
+// @aws-cdk/core:bootstrapQualifier (optional), and appName as the main app
+// reads it.
 func LoadDeployRoleConfig(app awscdk.App) (DeployRoleConfig, error) {
 	return loadDeployRoleConfig(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
 }
@@ -72,6 +73,9 @@ func loadDeployRoleConfig(get func(key string) any) (DeployRoleConfig, error) {
 	for _, key := range []string{"appName", "githubRepo", "githubOidcProviderArn", "@aws-cdk/core:bootstrapQualifier"} {
 		ctx[key] = get(key)
 		if d, ok := deployRoleDefaults[key]; ok && ctx[key] == nil {
+			ctx[key] = d
+		}
+		if d, ok := Defaults[key]; ok && ctx[key] == nil {
 			ctx[key] = d
 		}
 	}

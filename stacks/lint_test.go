@@ -59,7 +59,7 @@ func (f lintFinding) resource() string {
 }
 
 // TestCfnLint runs AWS's CloudFormation linter on the templates of every
-// variant the tests build, agnostic and account-bound: it knows the
+// variant the tests build, agnostic and account-bound, and the user's: it knows the
 // CloudFormation resource schemas and intrinsic functions better than the
 // CDK's own checks. Every error or warning fails the test unless
 // testdata/cfn-lint-accepted.json accepts it for that rule and resource,
@@ -85,8 +85,13 @@ func TestCfnLint(t *testing.T) {
 	// linted once.
 	var files []string
 	seen := map[[32]byte]bool{}
+	var apps []*synthesized
 	for _, name := range slices.Sorted(maps.Keys(variants)) {
-		s := variant(t, name)
+		apps = append(apps, variant(t, name))
+	}
+	// And the user's own, as cdk.json sets them (TestDeploymentSnapshots).
+	apps = append(apps, deployment(t))
+	for _, s := range apps {
 		for _, st := range s.all() {
 			f := filepath.Join(s.outdir, *st.Node().Id()+".template.json")
 			b, err := os.ReadFile(f)

@@ -37,8 +37,8 @@ type appVariant struct {
 	env     map[string]string
 }
 
-// variants are the apps that several tests read, by name: the defaults of
-// cdk.json environment-agnostic (what `make synth` writes without
+// variants are the apps that several tests read, by name: the Defaults
+// environment-agnostic (what `make synth` writes without
 // credentials) and account-bound (what `make deploy` deploys), and the
 // configurations the README shows.
 var variants = map[string]appVariant{
@@ -81,16 +81,17 @@ func TestMain(m *testing.M) {
 // synthesized is one app, built and synthesized like `cdk synth` does.
 type synthesized struct {
 	app    awscdk.App
+	cfg    Config
 	stacks *Stacks
 	outdir string
 	// templates are the stacks' templates by construct id.
 	templates map[string]assertions.Template
 }
 
-// cdkContext returns the context section of cdk.json: a bare awscdk.NewApp
-// does not read cdk.json, and without its feature flags the templates would
-// differ from what `cdk synth` writes.
-func cdkContext(t testing.TB) map[string]any {
+// userContext returns the context section of cdk.json as the user set it:
+// the CDK feature flags and the app keys the user changed. Only the
+// deployment tests (deployment_test.go) read the app keys.
+func userContext(t testing.TB) map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot, "cdk.json"))
 	if err != nil {
@@ -105,9 +106,21 @@ func cdkContext(t testing.TB) map[string]any {
 	return cdkJSON.Context
 }
 
-// newApp returns an app with cdk.json's context plus overrides, the way
-// `cdk synth -c key=value` would see it, writing to a directory that lives
-// as long as the test.
+// cdkContext returns cdk.json's context without the app keys: the CDK
+// feature flags. The project's own tests start from it, the shipped
+// Defaults and their own overrides, so that they pass whatever the user
+// configured. A bare awscdk.NewApp does not read cdk.json, and without its
+// feature flags the templates would differ from what `cdk synth` writes.
+func cdkContext(t testing.TB) map[string]any {
+	t.Helper()
+	ctx := userContext(t)
+	maps.DeleteFunc(ctx, func(key string, _ any) bool { return userKey.MatchString(key) })
+	return ctx
+}
+
+// newApp returns an app with cdk.json's feature flags plus overrides, the
+// way `cdk synth -c key=value` would see them over the Defaults, writing
+// to a directory that lives as long as the test.
 func newApp(t testing.TB, overrides map[string]any) awscdk.App {
 	t.Helper()
 	return newAppIn(t, t.TempDir(), overrides)
@@ -115,7 +128,14 @@ func newApp(t testing.TB, overrides map[string]any) awscdk.App {
 
 func newAppIn(t testing.TB, outdir string, overrides map[string]any) awscdk.App {
 	t.Helper()
-	ctx := cdkContext(t)
+	return appWith(t, outdir, cdkContext(t), overrides)
+}
+
+// appWith returns an app with the context base, testdata/cdk.context.json's
+// lookups and overrides.
+func appWith(t testing.TB, outdir string, base, overrides map[string]any) awscdk.App {
+	t.Helper()
+	ctx := maps.Clone(base)
 	maps.Copy(ctx, testContext(t))
 	maps.Copy(ctx, overrides)
 	// Tests check the image's build context, not a copy of it.
@@ -156,12 +176,17 @@ func synth(t testing.TB, overrides map[string]any, env map[string]string, edits 
 
 func synthIn(t testing.TB, outdir string, overrides map[string]any, env map[string]string, edits ...func(*Stacks)) *synthesized {
 	t.Helper()
-	app := newAppIn(t, outdir, overrides)
+	return synthApp(t, newAppIn(t, outdir, overrides), env, edits...)
+}
+
+// synthApp builds the stacks into app and synthesizes them.
+func synthApp(t testing.TB, app awscdk.App, env map[string]string, edits ...func(*Stacks)) *synthesized {
+	t.Helper()
 	cfg, err := LoadConfig(app, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	s := &synthesized{app: app, outdir: *app.Outdir(), templates: map[string]assertions.Template{}}
+	s := &synthesized{app: app, cfg: cfg, outdir: *app.Outdir(), templates: map[string]assertions.Template{}}
 	mustNotPanic(t, func() {
 		s.stacks = New(app, cfg, ServiceImage(repoRoot, cfg.CpuArchitecture))
 		for _, edit := range edits {
@@ -183,7 +208,7 @@ func (s *synthesized) all() []awscdk.Stack {
 	return append(all, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack)
 }
 
-// defaults returns the shared app built from cdk.json alone.
+// defaults returns the shared app built from the Defaults alone.
 func defaults(t *testing.T) *synthesized { return variant(t, "") }
 
 // variant returns the shared app of the named variant.

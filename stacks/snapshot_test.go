@@ -30,7 +30,7 @@ func assertSnapshots(t *testing.T, s *synthesized, prefix string, names ...strin
 			}
 			g.Assert(t, prefix+name, assetHash.ReplaceAll(buf.Bytes(), []byte("<asset-hash>")))
 			if t.Failed() {
-				t.Log("If the change is intended, read the diff above, then run: go test ./stacks -update")
+				t.Log("If the change is intended, read the diff above, then run: go test ./stacks -run TestSnapshots -update")
 			}
 		})
 	}

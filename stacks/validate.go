@@ -43,6 +43,7 @@ var (
 	certificateArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	kmsKeyArnPattern      = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-)?[0-9a-f-]{32,36}$`)
 	envNamePattern        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	probePathPattern      = regexp.MustCompile(`^/[\x21-\x7e]*$`)
 	// secretLooking matches variable names that hold secrets by their
 	// name; the task definition's plain environment is visible to anyone
 	// who may describe it, so such values belong in secrets.
@@ -121,6 +122,10 @@ func (c Config) validate() error {
 		return bad("alarmCpuPercent", c.AlarmCpuPercent, "want 1 to 100")
 	case c.AlarmMemoryPercent < 1 || c.AlarmMemoryPercent > 100:
 		return bad("alarmMemoryPercent", c.AlarmMemoryPercent, "want 1 to 100")
+	case !probePathPattern.MatchString(c.Probe.Path):
+		return bad("probePath", c.Probe.Path, "want an absolute path such as / or /hello?name=you, without spaces")
+	case c.Probe.Status < 100 || c.Probe.Status > 599:
+		return bad("probeStatus", c.Probe.Status, "want an HTTP status code, 100 to 599")
 	}
 	return c.validateDomain()
 }
