@@ -46,6 +46,17 @@ type settings struct {
 
 	// albIdleTimeout is the load balancer's idle_timeout.timeout_seconds.
 	albIdleTimeout time.Duration
+
+	// native is set when the service deploys with an ECS strategy through
+	// an alternate target group; strategy is its name (CANARY, ...), and
+	// with a canary, canaryPercent of the traffic goes to the new tasks for
+	// canaryBake before all of it does. bake is how long the old tasks stay
+	// after the full shift.
+	native        bool
+	strategy      string
+	canaryPercent float64
+	canaryBake    time.Duration
+	bake          time.Duration
 }
 
 // resource is one CloudFormation resource and the file it came from.
@@ -93,7 +104,44 @@ func readSettings(t *testing.T) settings {
 	}
 
 	var s settings
-	p := props{t: t, r: only("AWS::ElasticLoadBalancingV2::TargetGroup")}
+	// The service registers its tasks in the target group that its
+	// LoadBalancers name; with a native strategy each release starts in
+	// the alternate one, which must be checked the same way.
+	svc := props{t: t, r: only("AWS::ECS::Service")}
+	balancers, _ := svc.r.properties["LoadBalancers"].([]any)
+	if len(balancers) != 1 {
+		t.Fatalf("%s: %d LoadBalancers, want 1", svc.where(), len(balancers))
+	}
+	balancer := props{t: t, r: resource{file: svc.r.file, id: svc.r.id + " LoadBalancers", properties: balancers[0].(map[string]any)}}
+	group := func(key string, in map[string]any) resource {
+		t.Helper()
+		ref, _ := in[key].(map[string]any)
+		for _, r := range all {
+			if r.typ == "AWS::ElasticLoadBalancingV2::TargetGroup" && r.file == svc.r.file && r.id == ref["Ref"] {
+				return r
+			}
+		}
+		t.Fatalf("%s: %s %v names no target group of %s", balancer.where(), key, in[key], svc.r.file)
+		return resource{}
+	}
+	primary := group("TargetGroupArn", balancer.r.properties)
+	if advanced, ok := balancer.r.properties["AdvancedConfiguration"].(map[string]any); ok {
+		s.native = true
+		alternate := group("AlternateTargetGroupArn", advanced)
+		if a, b := fmt.Sprint(alternate.properties), fmt.Sprint(primary.properties); a != b {
+			t.Fatalf("%s: alternate target group %s differs from %s: a release would be checked otherwise than the one before", svc.where(), alternate.id, primary.id)
+		}
+		d, _ := svc.r.properties["DeploymentConfiguration"].(map[string]any)
+		s.strategy, _ = d["Strategy"].(string)
+		bake, _ := d["BakeTimeInMinutes"].(float64)
+		s.bake = time.Duration(bake) * time.Minute
+		if c, ok := d["CanaryConfiguration"].(map[string]any); ok {
+			percent, _ := c["CanaryPercent"].(float64)
+			step, _ := c["CanaryBakeTimeInMinutes"].(float64)
+			s.canaryPercent, s.canaryBake = percent, time.Duration(step)*time.Minute
+		}
+	}
+	p := props{t: t, r: primary}
 	if proto := p.str("Protocol"); proto != "HTTP" {
 		t.Fatalf("%s: target group Protocol %q: the e2e test knows HTTP only", p.where(), proto)
 	}
@@ -115,12 +163,7 @@ func readSettings(t *testing.T) settings {
 	p = props{t: t, r: only("AWS::ElasticLoadBalancingV2::LoadBalancer")}
 	s.albIdleTimeout = time.Duration(p.attribute("LoadBalancerAttributes", "idle_timeout.timeout_seconds")) * time.Second
 
-	p = props{t: t, r: only("AWS::ECS::Service")}
-	balancers, _ := p.r.properties["LoadBalancers"].([]any)
-	if len(balancers) != 1 {
-		t.Fatalf("%s: %d LoadBalancers, want 1", p.where(), len(balancers))
-	}
-	s.port = props{t: t, r: resource{file: p.r.file, id: p.r.id + " LoadBalancers", properties: balancers[0].(map[string]any)}}.int("ContainerPort")
+	s.port = balancer.int("ContainerPort")
 
 	p = props{t: t, r: only("AWS::ECS::TaskDefinition")}
 	container := p.container(s.port)
