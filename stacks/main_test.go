@@ -65,6 +65,10 @@ var variants = map[string]appVariant{
 		"deploymentStrategy": "rolling",
 	}},
 	"ExistingVpc": {env: bound("eu-west-1"), context: map[string]any{"vpcId": "vpc-0123456789abcdef0"}},
+	// The other deployment strategies, account-bound so that cfn-lint
+	// checks them as they deploy (App is rolling).
+	"Linear":    {env: bound("eu-west-1"), context: map[string]any{"deploymentStrategy": "linear"}},
+	"BlueGreen": {env: bound("eu-west-1"), context: map[string]any{"deploymentStrategy": "blueGreen"}},
 }
 
 // built holds each variant, synthesized once and shared by the tests that
