@@ -26,7 +26,7 @@ func TestConfigDefaults(t *testing.T) {
 		Cpu: 256, MemoryMiB: 512, Environment: map[string]string{}, Secrets: map[string]Secret{},
 		MinTasks: 2, MaxTasks: 3, OnDemandBaseTasks: 1, CpuTargetPercent: 70,
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
-		DeploymentStrategy: "canary", CanaryPercent: 5, LinearStepPercent: 20, StepBakeMinutes: 5, BakeMinutes: 5,
+		DeploymentStrategy: "canary", CanaryPercent: 5, LinearStepPercent: 20, StepBakeMinutes: 6, BakeMinutes: 5,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
 		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
 	}

@@ -27,12 +27,12 @@ func TestDeployStrategies(t *testing.T) {
 	}{
 		{"Account", merge(native, map[string]any{
 			"Strategy":            "CANARY",
-			"CanaryConfiguration": map[string]any{"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 5},
+			"CanaryConfiguration": map[string]any{"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 6},
 			"LinearConfiguration": assertions.Match_Absent(),
 		}), 2, 2},
 		{"Linear", merge(native, map[string]any{
 			"Strategy":            "LINEAR",
-			"LinearConfiguration": map[string]any{"StepPercent": 20, "StepBakeTimeInMinutes": 5},
+			"LinearConfiguration": map[string]any{"StepPercent": 20, "StepBakeTimeInMinutes": 6},
 			"CanaryConfiguration": assertions.Match_Absent(),
 		}), 2, 2},
 		{"BlueGreen", merge(native, map[string]any{

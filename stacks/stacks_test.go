@@ -292,7 +292,7 @@ func TestServiceStack(t *testing.T) {
 					"MaximumPercent":           200,
 					"Strategy":                 "CANARY",
 					"BakeTimeInMinutes":        5,
-					"CanaryConfiguration":      map[string]any{"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 5},
+					"CanaryConfiguration":      map[string]any{"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 6},
 					"DeploymentCircuitBreaker": assertions.Match_Absent(),
 				},
 				"HealthCheckGracePeriodSeconds": 30,
