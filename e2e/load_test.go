@@ -25,7 +25,7 @@ const (
 // result is one request through the proxy.
 type result struct {
 	sent   time.Time
-	server string // the X-Server header of a good answer
+	server string // the X-Server header of the answer
 	err    string // why the request failed; empty if it did not
 }
 
@@ -59,9 +59,9 @@ func startLoad(t *testing.T, url string) *load {
 	return l
 }
 
-// get sends one request and returns the server that answered, or why it
-// failed: a connection error, or anything but 200 with the page (a 5xx from
-// the proxy, say).
+// get sends one request and returns the server that answered, and why it
+// failed if it did: a connection error, or anything but 200 with the page
+// (a 5xx from the proxy, say).
 func get(c *http.Client, url string) (server, failure string) {
 	resp, err := c.Get(url)
 	if err != nil {
@@ -73,7 +73,9 @@ func get(c *http.Client, url string) (server, failure string) {
 	case err != nil:
 		return "", "reading the body: " + err.Error()
 	case resp.StatusCode != http.StatusOK || string(body) != helloBody:
-		return "", fmt.Sprintf("%s %.60q", resp.Status, body)
+		// The server that failed it, if one did, for the alarms of its
+		// target group.
+		return resp.Header.Get("X-Server"), fmt.Sprintf("%s %.60q", resp.Status, body)
 	}
 	return resp.Header.Get("X-Server"), ""
 }

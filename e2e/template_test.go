@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,6 +58,13 @@ type settings struct {
 	canaryPercent float64
 	canaryBake    time.Duration
 	bake          time.Duration
+
+	// The deployment alarm on the tasks' 5xx: it fires when more than
+	// alarmPercent of a target group's requests fail in alarmPeriods
+	// periods of alarmPeriod in a row.
+	alarmPercent float64
+	alarmPeriods int
+	alarmPeriod  time.Duration
 }
 
 // resource is one CloudFormation resource and the file it came from.
@@ -141,6 +149,7 @@ func readSettings(t *testing.T) settings {
 			s.canaryPercent, s.canaryBake = percent, time.Duration(step)*time.Minute
 		}
 	}
+	s.alarmPercent, s.alarmPeriods, s.alarmPeriod = deploymentAlarm(t, all, svc)
 	p := props{t: t, r: primary}
 	if proto := p.str("Protocol"); proto != "HTTP" {
 		t.Fatalf("%s: target group Protocol %q: the e2e test knows HTTP only", p.where(), proto)
@@ -184,6 +193,41 @@ func readSettings(t *testing.T) settings {
 		t.Fatalf("target group HealthCheckPath %q, but the service answers health checks on %q", s.healthPath, want)
 	}
 	return s
+}
+
+// deploymentAlarm reads the first of the service's deployment alarms that
+// watches the tasks' 5xx: its threshold in percent, its evaluation periods
+// and their length.
+func deploymentAlarm(t *testing.T, all []resource, svc props) (float64, int, time.Duration) {
+	t.Helper()
+	d, _ := svc.r.properties["DeploymentConfiguration"].(map[string]any)
+	alarms, _ := d["Alarms"].(map[string]any)
+	names, _ := alarms["AlarmNames"].([]any)
+	for _, name := range names {
+		for _, r := range all {
+			if r.typ != "AWS::CloudWatch::Alarm" || r.properties["AlarmName"] != name {
+				continue
+			}
+			b, _ := json.Marshal(r.properties["Metrics"])
+			if !strings.Contains(string(b), "HTTPCode_Target_5XX_Count") {
+				continue
+			}
+			var metrics []struct{ MetricStat struct{ Period float64 } }
+			json.Unmarshal(b, &metrics)
+			var period float64
+			for _, m := range metrics {
+				period = max(period, m.MetricStat.Period)
+			}
+			p := props{t: t, r: r}
+			threshold, _ := r.properties["Threshold"].(float64)
+			if period == 0 || threshold == 0 || r.properties["ComparisonOperator"] != "GreaterThanThreshold" {
+				t.Fatalf("%s: want a GreaterThanThreshold alarm with a threshold and a metric period", p.where())
+			}
+			return threshold, p.int("EvaluationPeriods"), time.Duration(period) * time.Second
+		}
+	}
+	t.Fatalf("%s: no deployment alarm on HTTPCode_Target_5XX_Count among %v", svc.where(), names)
+	return 0, 0, 0
 }
 
 // props reads typed properties of one resource.
