@@ -2,7 +2,9 @@ package stacks
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -294,5 +296,36 @@ func TestSecondService(t *testing.T) {
 	api1 := &synthesized{stacks: s.stacks, templates: map[string]assertions.Template{"Service": tpl}}
 	if a, b := importNames(t, api1, "Service"), importNames(t, s, "Service"); !slices.Equal(a, b) {
 		t.Errorf("the second service imports %v, the first %v", a, b)
+	}
+}
+
+// TestHealthPathChangeWarns shows that synth says so when healthCheckPath
+// differs from the one in the last synthesized Service template, and only
+// then.
+func TestHealthPathChangeWarns(t *testing.T) {
+	outdir := t.TempDir()
+	b, err := json.Marshal(toJSON(t, defaults(t).templates["Service"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outdir, "Service.template.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warnings := func(s *synthesized) []string {
+		var out []string
+		mustNotPanic(t, func() {
+			for _, w := range *assertions.Annotations_FromStack(s.stacks.Service.Stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("healthCheckPath"))) {
+				out = append(out, compact(w.Entry.Data))
+			}
+		})
+		return out
+	}
+	changed := synthIn(t, outdir, map[string]any{"healthCheckPath": "/ready"}, nil)
+	if w := warnings(changed); len(w) != 1 || !strings.Contains(w[0], "healthCheckPath /healthcheck -> /ready") {
+		t.Errorf("healthCheckPath /healthcheck -> /ready: warnings %v, want one naming the change", w)
+	}
+	same := synthIn(t, t.TempDir(), nil, nil)
+	if w := warnings(same); len(w) != 0 {
+		t.Errorf("no change: warnings %v", w)
 	}
 }

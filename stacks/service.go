@@ -1,7 +1,11 @@
 package stacks
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -159,6 +163,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		},
 	}
 	targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("TargetGroup"), targetGroupProps)
+	warnHealthPathChange(stack, targetGroup, cfg)
 	// The production rule. After a native deployment ECS has rewritten its
 	// action into a weighted forward to whichever group now holds the
 	// tasks; a CloudFormation update of the rule would write back this
@@ -256,6 +261,38 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Value:       logGroup.LogGroupName(),
 	})
 	return &ServiceStack{Stack: stack}
+}
+
+// warnHealthPathChange warns when healthCheckPath differs from the one in
+// this stack's template of the last synth (cdk deploy synthesizes into the
+// same directory first, so that is usually the deployed one). The target
+// groups are updated before the service, so the running tasks, which
+// answer only the old path, turn unhealthy before any task answers the
+// new one, and ECS replaces them; the README gives the two steps that
+// avoid it.
+func warnHealthPathChange(stack awscdk.Stack, targetGroup constructs.IConstruct, cfg Config) {
+	file := filepath.Join(*awscdk.Stage_Of(stack).Outdir(), *stack.ArtifactId()+".template.json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return // the first synth here
+	}
+	var previous struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct{ HealthCheckPath string }
+		}
+	}
+	if json.Unmarshal(data, &previous) != nil {
+		return
+	}
+	for _, r := range previous.Resources {
+		if old := r.Properties.HealthCheckPath; r.Type == "AWS::ElasticLoadBalancingV2::TargetGroup" && old != "" && old != cfg.HealthCheckPath {
+			awscdk.Annotations_Of(targetGroup).AddWarningV2(jsii.String("fargo:healthCheckPathChange"), jsii.String(fmt.Sprintf(
+				"healthCheckPath %s -> %s: the running tasks answer only %s and turn unhealthy as soon as the target groups check %s; deploy in two steps (README, Changing the health check path)",
+				old, cfg.HealthCheckPath, old, cfg.HealthCheckPath)), nil)
+			return
+		}
+	}
 }
 
 // containerSecrets turns the configured secrets into the container's
