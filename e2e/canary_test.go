@@ -203,9 +203,11 @@ func canary(t *testing.T, s settings, p *proxy, l *load, blue, green []*instance
 		return rollback()
 	case <-time.After(baked(s.canaryBake)):
 	}
-	d.full = time.Now()
 	p.weigh(green, 100)
 	p.weigh(blue, 0)
+	// After the weights: a request sent while they change may still go to
+	// an old task.
+	d.full = time.Now()
 	select {
 	case <-fired:
 		return rollback()
