@@ -64,6 +64,9 @@ func TestCanaryDeploy(t *testing.T) {
 		if d.rolledBack {
 			t.Error("the deployment alarm rolled back a release that fails nothing")
 		}
+		if d.tested != "new1 200" && d.tested != "new2 200" {
+			t.Errorf("a request with %s: %s before the shift answered by %q, want a new task's 200", s.testHeader, s.testValue, d.tested)
+		}
 		canaryServed := 0
 		for _, r := range results {
 			if r.err == "" && (r.server == "new1" || r.server == "new2") && r.sent.Before(d.full) {
@@ -78,8 +81,8 @@ func TestCanaryDeploy(t *testing.T) {
 				t.Errorf("%s answered %d requests sent after the full shift", b.name, n)
 			}
 		}
-		t.Logf("good release: %d requests, %d failed; the new tasks answered %d during the canary; answers %v",
-			len(results), n, canaryServed, answered(results, time.Time{}))
+		t.Logf("good release: %d requests, %d failed; the test rule's request before the shift: %s; the new tasks answered %d during the canary; answers %v",
+			len(results), n, d.tested, canaryServed, answered(results, time.Time{}))
 	})
 
 	t.Run("bad release", func(t *testing.T) {
@@ -168,6 +171,23 @@ func (p *proxy) weigh(servers []*instance, w int) {
 type deployment struct {
 	start, shift, full, end time.Time
 	rolledBack              bool
+	// tested is the server that answered a request with the test header
+	// before the shift, and its status.
+	tested string
+}
+
+// testRequest sends one request with the test rule's header and returns
+// the server that answered and the status.
+func (p *proxy) testRequest(s settings) string {
+	p.t.Helper()
+	req, _ := http.NewRequest("GET", p.url+"/", nil)
+	req.Header.Set(s.testHeader, s.testValue)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("request with %s: %v", s.testHeader, err)
+	}
+	resp.Body.Close()
+	return fmt.Sprintf("%s %d", resp.Header.Get("X-Server"), resp.StatusCode)
 }
 
 // canary runs one canary deployment of green beside blue, as ECS does,
@@ -182,6 +202,12 @@ func canary(t *testing.T, s settings, p *proxy, l *load, blue, green []*instance
 	for _, g := range green {
 		p.waitStatus(g.name, "UP", scaled(s.healthInterval)*time.Duration(2*s.healthyThreshold)+2*time.Second)
 	}
+	// The test rule reaches the new tasks before any production request.
+	for _, g := range green {
+		p.mustCommand(fmt.Sprintf("add server %s/%s %s", testBackend, g.name, g.addr), "New server registered.")
+		p.mustCommand(fmt.Sprintf("set server %s/%s state ready", testBackend, g.name), "")
+	}
+	d.tested = p.testRequest(s)
 	fired := l.watchAlarm(s, green)
 	rollback := func() deployment {
 		p.weigh(blue, 100)

@@ -65,6 +65,10 @@ type settings struct {
 	alarmPercent float64
 	alarmPeriods int
 	alarmPeriod  time.Duration
+
+	// testHeader: testValue is the header condition of the test rule,
+	// which forwards to the alternate target group.
+	testHeader, testValue string
 }
 
 // resource is one CloudFormation resource and the file it came from.
@@ -136,6 +140,7 @@ func readSettings(t *testing.T) settings {
 	if advanced, ok := balancer.r.properties["AdvancedConfiguration"].(map[string]any); ok {
 		s.native = true
 		alternate := group("AlternateTargetGroupArn", advanced)
+		s.testHeader, s.testValue = testRule(t, all, svc.r.file, alternate.id)
 		if a, b := fmt.Sprint(alternate.properties), fmt.Sprint(primary.properties); a != b {
 			t.Fatalf("%s: alternate target group %s differs from %s: a release would be checked otherwise than the one before", svc.where(), alternate.id, primary.id)
 		}
@@ -193,6 +198,41 @@ func readSettings(t *testing.T) settings {
 		t.Fatalf("target group HealthCheckPath %q, but the service answers health checks on %q", s.healthPath, want)
 	}
 	return s
+}
+
+// testRule returns the header and value of the listener rule in file that
+// forwards to the target group alternate on a header condition.
+func testRule(t *testing.T, all []resource, file, alternate string) (string, string) {
+	t.Helper()
+	for _, r := range all {
+		if r.typ != "AWS::ElasticLoadBalancingV2::ListenerRule" || r.file != file {
+			continue
+		}
+		b, _ := json.Marshal(r.properties)
+		var rule struct {
+			Actions []struct {
+				TargetGroupArn struct{ Ref string }
+			}
+			Conditions []struct {
+				Field            string
+				HttpHeaderConfig struct {
+					HttpHeaderName string
+					Values         []string
+				}
+			}
+		}
+		json.Unmarshal(b, &rule)
+		if len(rule.Actions) != 1 || rule.Actions[0].TargetGroupArn.Ref != alternate {
+			continue
+		}
+		for _, c := range rule.Conditions {
+			if h := c.HttpHeaderConfig; c.Field == "http-header" && len(h.Values) == 1 {
+				return h.HttpHeaderName, h.Values[0]
+			}
+		}
+	}
+	t.Fatalf("%s: no listener rule forwards to %s on one header value", file, alternate)
+	return "", ""
 }
 
 // deploymentAlarm reads the first of the service's deployment alarms that
