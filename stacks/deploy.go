@@ -50,7 +50,8 @@ const (
 // Routing is where a service's requests come from on the shared listener:
 // its rules' priority and conditions. The production rule has Priority,
 // the test rule Priority-1 (ALB evaluates the lowest number first, so the
-// header wins).
+// header wins), so Priority is 2 to 50000 and each service on the listener
+// needs two numbers of its own.
 type Routing struct {
 	Priority     int
 	PathPatterns []string
