@@ -46,8 +46,28 @@ type proxy struct {
 	started time.Time
 }
 
-// backend is the HAProxy backend that stands for the target group.
-const backend = "targets"
+// backend is the HAProxy backend that stands for the target group, and
+// testBackend the one the test rule sends to.
+const (
+	backend     = "targets"
+	testBackend = "test"
+)
+
+// testHeader and testValue are the test rule's condition, or a header no
+// request carries when the service has no test rule.
+func testHeader(s settings) string {
+	if s.testHeader == "" {
+		return "X-No-Test-Rule"
+	}
+	return s.testHeader
+}
+
+func testValue(s settings) string {
+	if s.testValue == "" {
+		return "none"
+	}
+	return s.testValue
+}
 
 // startProxy starts HAProxy with targets registered and returns once every
 // one of them has passed a health check. The response header X-Server names
@@ -73,8 +93,13 @@ defaults
 
 frontend web
 	bind %s
+	# The test rule: the header sends a request to the new tasks of a
+	# deployment, which the canary test adds to this backend.
+	use_backend %s if { req.hdr(%s) -m str %s }
 	default_backend %s
 	http-response set-header X-Server %%s
+
+backend %s
 
 backend %s
 	balance roundrobin
@@ -83,7 +108,7 @@ backend %s
 	http-check expect status %s
 	timeout check %s
 `, p.sock, ms(scaled(albConnectTimeout)), ms(scaled(s.albIdleTimeout)), ms(scaled(s.albIdleTimeout)),
-		strings.TrimPrefix(p.url, "http://"), backend, backend, s.healthPath, s.healthCode, ms(scaled(s.healthTimeout)))
+		strings.TrimPrefix(p.url, "http://"), testBackend, testHeader(s), testValue(s), backend, testBackend, backend, s.healthPath, s.healthCode, ms(scaled(s.healthTimeout)))
 	for _, in := range targets {
 		fmt.Fprintf(&cfg, "\tserver %s %s %s\n", in.name, in.addr, p.serverOptions())
 	}

@@ -25,7 +25,7 @@ const (
 // result is one request through the proxy.
 type result struct {
 	sent   time.Time
-	server string // the X-Server header of a good answer
+	server string // the X-Server header of the answer
 	err    string // why the request failed; empty if it did not
 }
 
@@ -60,9 +60,9 @@ func startLoad(t *testing.T, url string, c contract.Contract) *load {
 	return l
 }
 
-// get sends the probe and returns the server that answered, or why it
-// failed: a connection error, or not the answer the contract wants (a 5xx
-// from the proxy, say).
+// get sends the probe and returns the server that answered, and why it
+// failed if it did: a connection error, or not the answer the contract
+// wants (a 5xx from the proxy, say).
 func get(client *http.Client, url string, c contract.Contract) (server, failure string) {
 	resp, err := client.Get(url + c.ProbePath)
 	if err != nil {
@@ -74,7 +74,9 @@ func get(client *http.Client, url string, c contract.Contract) (server, failure 
 		return "", "reading the body: " + err.Error()
 	}
 	if err := c.CheckProbe(resp.StatusCode, string(body)); err != nil {
-		return "", err.Error()
+		// The server that failed it, if one did, for the alarms of its
+		// target group.
+		return resp.Header.Get("X-Server"), err.Error()
 	}
 	return resp.Header.Get("X-Server"), ""
 }

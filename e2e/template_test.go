@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,28 @@ type settings struct {
 
 	// contract holds the probe the load sends: what the app must answer.
 	contract contract.Contract
+
+	// native is set when the service deploys with an ECS strategy through
+	// an alternate target group; strategy is its name (CANARY, ...), and
+	// with a canary, canaryPercent of the traffic goes to the new tasks for
+	// canaryBake before all of it does. bake is how long the old tasks stay
+	// after the full shift.
+	native        bool
+	strategy      string
+	canaryPercent float64
+	canaryBake    time.Duration
+	bake          time.Duration
+
+	// The deployment alarm on the tasks' 5xx: it fires when more than
+	// alarmPercent of a target group's requests fail in alarmPeriods
+	// periods of alarmPeriod in a row.
+	alarmPercent float64
+	alarmPeriods int
+	alarmPeriod  time.Duration
+
+	// testHeader: testValue is the header condition of the test rule,
+	// which forwards to the alternate target group.
+	testHeader, testValue string
 }
 
 // resource is one CloudFormation resource and the file it came from.
@@ -104,7 +127,46 @@ func readSettings(t *testing.T) settings {
 	}
 
 	var s settings
-	p := props{t: t, r: only("AWS::ElasticLoadBalancingV2::TargetGroup")}
+	// The service registers its tasks in the target group that its
+	// LoadBalancers name; with a native strategy each release starts in
+	// the alternate one, which must be checked the same way.
+	svc := props{t: t, r: only("AWS::ECS::Service")}
+	balancers, _ := svc.r.properties["LoadBalancers"].([]any)
+	if len(balancers) != 1 {
+		t.Fatalf("%s: %d LoadBalancers, want 1", svc.where(), len(balancers))
+	}
+	balancer := props{t: t, r: resource{file: svc.r.file, id: svc.r.id + " LoadBalancers", properties: balancers[0].(map[string]any)}}
+	group := func(key string, in map[string]any) resource {
+		t.Helper()
+		ref, _ := in[key].(map[string]any)
+		for _, r := range all {
+			if r.typ == "AWS::ElasticLoadBalancingV2::TargetGroup" && r.file == svc.r.file && r.id == ref["Ref"] {
+				return r
+			}
+		}
+		t.Fatalf("%s: %s %v names no target group of %s", balancer.where(), key, in[key], svc.r.file)
+		return resource{}
+	}
+	primary := group("TargetGroupArn", balancer.r.properties)
+	if advanced, ok := balancer.r.properties["AdvancedConfiguration"].(map[string]any); ok {
+		s.native = true
+		alternate := group("AlternateTargetGroupArn", advanced)
+		s.testHeader, s.testValue = testRule(t, all, svc.r.file, alternate.id)
+		if a, b := fmt.Sprint(alternate.properties), fmt.Sprint(primary.properties); a != b {
+			t.Fatalf("%s: alternate target group %s differs from %s: a release would be checked otherwise than the one before", svc.where(), alternate.id, primary.id)
+		}
+		d, _ := svc.r.properties["DeploymentConfiguration"].(map[string]any)
+		s.strategy, _ = d["Strategy"].(string)
+		bake, _ := d["BakeTimeInMinutes"].(float64)
+		s.bake = time.Duration(bake) * time.Minute
+		if c, ok := d["CanaryConfiguration"].(map[string]any); ok {
+			percent, _ := c["CanaryPercent"].(float64)
+			step, _ := c["CanaryBakeTimeInMinutes"].(float64)
+			s.canaryPercent, s.canaryBake = percent, time.Duration(step)*time.Minute
+		}
+	}
+	s.alarmPercent, s.alarmPeriods, s.alarmPeriod = deploymentAlarm(t, all, svc)
+	p := props{t: t, r: primary}
 	if proto := p.str("Protocol"); proto != "HTTP" {
 		t.Fatalf("%s: target group Protocol %q: the e2e test knows HTTP only", p.where(), proto)
 	}
@@ -126,12 +188,7 @@ func readSettings(t *testing.T) settings {
 	p = props{t: t, r: only("AWS::ElasticLoadBalancingV2::LoadBalancer")}
 	s.albIdleTimeout = time.Duration(p.attribute("LoadBalancerAttributes", "idle_timeout.timeout_seconds")) * time.Second
 
-	p = props{t: t, r: only("AWS::ECS::Service")}
-	balancers, _ := p.r.properties["LoadBalancers"].([]any)
-	if len(balancers) != 1 {
-		t.Fatalf("%s: %d LoadBalancers, want 1", p.where(), len(balancers))
-	}
-	s.port = props{t: t, r: resource{file: p.r.file, id: p.r.id + " LoadBalancers", properties: balancers[0].(map[string]any)}}.int("ContainerPort")
+	s.port = balancer.int("ContainerPort")
 
 	p = props{t: t, r: only("AWS::ECS::TaskDefinition")}
 	container := p.container(s.port)
@@ -156,6 +213,76 @@ func readSettings(t *testing.T) settings {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// testRule returns the header and value of the listener rule in file that
+// forwards to the target group alternate on a header condition.
+func testRule(t *testing.T, all []resource, file, alternate string) (string, string) {
+	t.Helper()
+	for _, r := range all {
+		if r.typ != "AWS::ElasticLoadBalancingV2::ListenerRule" || r.file != file {
+			continue
+		}
+		b, _ := json.Marshal(r.properties)
+		var rule struct {
+			Actions []struct {
+				TargetGroupArn struct{ Ref string }
+			}
+			Conditions []struct {
+				Field            string
+				HttpHeaderConfig struct {
+					HttpHeaderName string
+					Values         []string
+				}
+			}
+		}
+		json.Unmarshal(b, &rule)
+		if len(rule.Actions) != 1 || rule.Actions[0].TargetGroupArn.Ref != alternate {
+			continue
+		}
+		for _, c := range rule.Conditions {
+			if h := c.HttpHeaderConfig; c.Field == "http-header" && len(h.Values) == 1 {
+				return h.HttpHeaderName, h.Values[0]
+			}
+		}
+	}
+	t.Fatalf("%s: no listener rule forwards to %s on one header value", file, alternate)
+	return "", ""
+}
+
+// deploymentAlarm reads the first of the service's deployment alarms that
+// watches the tasks' 5xx: its threshold in percent, its evaluation periods
+// and their length.
+func deploymentAlarm(t *testing.T, all []resource, svc props) (float64, int, time.Duration) {
+	t.Helper()
+	d, _ := svc.r.properties["DeploymentConfiguration"].(map[string]any)
+	alarms, _ := d["Alarms"].(map[string]any)
+	names, _ := alarms["AlarmNames"].([]any)
+	for _, name := range names {
+		for _, r := range all {
+			if r.typ != "AWS::CloudWatch::Alarm" || r.properties["AlarmName"] != name {
+				continue
+			}
+			b, _ := json.Marshal(r.properties["Metrics"])
+			if !strings.Contains(string(b), "HTTPCode_Target_5XX_Count") {
+				continue
+			}
+			var metrics []struct{ MetricStat struct{ Period float64 } }
+			json.Unmarshal(b, &metrics)
+			var period float64
+			for _, m := range metrics {
+				period = max(period, m.MetricStat.Period)
+			}
+			p := props{t: t, r: r}
+			threshold, _ := r.properties["Threshold"].(float64)
+			if period == 0 || threshold == 0 || r.properties["ComparisonOperator"] != "GreaterThanThreshold" {
+				t.Fatalf("%s: want a GreaterThanThreshold alarm with a threshold and a metric period", p.where())
+			}
+			return threshold, p.int("EvaluationPeriods"), time.Duration(period) * time.Second
+		}
+	}
+	t.Fatalf("%s: no deployment alarm on HTTPCode_Target_5XX_Count among %v", svc.where(), names)
+	return 0, 0, 0
 }
 
 // props reads typed properties of one resource.

@@ -57,7 +57,7 @@ func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 		vpc = network.Vpc
 	}
 	lb := NewLoadBalancerStack(app, "LoadBalancer", &LoadBalancerStackProps{
-		StackProps: stackProps("LoadBalancer", "Internet-facing Application Load Balancer, its target group and its access logs"),
+		StackProps: stackProps("LoadBalancer", "Internet-facing Application Load Balancer, its listeners and its access logs: the shared ingress"),
 		Config:     cfg,
 		Vpc:        vpc,
 	})
@@ -67,13 +67,12 @@ func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
 		Vpc:        vpc,
 	})
 	service := NewServiceStack(app, "Service", &ServiceStackProps{
-		StackProps:           stackProps("Service", "Go web service on Fargate Spot behind the load balancer, with auto scaling"),
+		StackProps:           stackProps("Service", "Go web service on Fargate Spot behind the load balancer: its target groups, listener rules and auto scaling"),
 		Config:               cfg,
 		Vpc:                  vpc,
 		Cluster:              cluster.Cluster,
-		TargetGroup:          lb.TargetGroup,
+		Listener:             lb.Listener,
 		LoadBalancerFullName: lb.LoadBalancerFullName,
-		TargetGroupFullName:  lb.TargetGroupFullName,
 		Image:                image,
 	})
 	// For cost allocation: every resource that can carry a tag carries the

@@ -54,6 +54,18 @@ type Config struct {
 	// RequestsPerTarget adds ALB request-count tracking when above zero.
 	RequestsPerTarget int
 
+	// DeploymentStrategy is how a release replaces the running tasks (see
+	// deploy.go): canary, linear, blueGreen or rolling. CanaryPercent is the
+	// share of production traffic a canary gets first, LinearStepPercent
+	// the share each linear step adds, StepBakeMinutes how long each
+	// partial share bakes, and BakeMinutes how long the old tasks stay
+	// ready for a rollback once the new ones take all the traffic.
+	DeploymentStrategy string
+	CanaryPercent      int
+	LinearStepPercent  int
+	StepBakeMinutes    int
+	BakeMinutes        int
+
 	LogRetentionDays   int
 	CorsAllowedOrigins string
 	// CorsAllowCredentials lets browsers send cookies cross-origin; only
@@ -111,6 +123,11 @@ var Defaults = map[string]any{
 	"scaleInCooldownSeconds":  300,
 	"scaleOutCooldownSeconds": 60,
 	"requestsPerTarget":       0,
+	"deploymentStrategy":      "canary",
+	"canaryPercent":           5,
+	"linearStepPercent":       20,
+	"stepBakeMinutes":         6,
+	"bakeMinutes":             5,
 	"onDemandBaseTasks":       1,
 	"logRetentionDays":        30,
 	"corsAllowedOrigins":      "*",
@@ -280,6 +297,11 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 		ScaleInCooldown:       time.Duration(r.int("scaleInCooldownSeconds")) * time.Second,
 		ScaleOutCooldown:      time.Duration(r.int("scaleOutCooldownSeconds")) * time.Second,
 		RequestsPerTarget:     r.int("requestsPerTarget"),
+		DeploymentStrategy:    r.str("deploymentStrategy"),
+		CanaryPercent:         r.int("canaryPercent"),
+		LinearStepPercent:     r.int("linearStepPercent"),
+		StepBakeMinutes:       r.int("stepBakeMinutes"),
+		BakeMinutes:           r.int("bakeMinutes"),
 		LogRetentionDays:      r.int("logRetentionDays"),
 		CorsAllowedOrigins:    r.str("corsAllowedOrigins"),
 		CorsAllowCredentials:  r.bool("corsAllowCredentials"),

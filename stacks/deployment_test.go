@@ -37,12 +37,12 @@ var snapshotsHint = "the templates of your cdk.json differ from the reviewed sna
 // deploymentApp is the user's app, synthesized once.
 var deploymentApp *synthesized
 
-// deployment returns the app of cdk.json as the user set it, bound to the
+// userDeployment returns the app of cdk.json as the user set it, bound to the
 // user's account and region, or to the test account in eu-west-1 when
 // cdk.json sets none, as a deploy with credentials would be. The lookups
 // come from testdata/cdk.context.json and from the cdk.context.json that
 // the CLI writes beside cdk.json.
-func deployment(t *testing.T) *synthesized {
+func userDeployment(t *testing.T) *synthesized {
 	t.Helper()
 	if deploymentApp == nil {
 		dir, err := os.MkdirTemp("", "cdk.out-")
@@ -85,7 +85,7 @@ func indented(t *testing.T, v any) []byte {
 // TestDeploymentSnapshots compares the user's templates and contract with
 // the reviewed snapshots.
 func TestDeploymentSnapshots(t *testing.T) {
-	s := deployment(t)
+	s := userDeployment(t)
 	g := goldie.New(t, goldie.WithFixtureDir(deploymentDir), goldie.WithNameSuffix(""))
 	want := []string{"contract.json"}
 	for _, st := range s.all() {
@@ -123,7 +123,7 @@ func TestDeploymentSnapshots(t *testing.T) {
 // contract checks find resources by type, whichever stack holds them.
 func deployed(t *testing.T) map[string]map[string]any {
 	t.Helper()
-	s := deployment(t)
+	s := userDeployment(t)
 	all := map[string]map[string]any{}
 	for name, tpl := range s.templates {
 		rs, _ := toJSON(t, tpl)["Resources"].(map[string]any)
@@ -158,6 +158,35 @@ func single(t *testing.T, all map[string]map[string]any, typ string) map[string]
 	return nil
 }
 
+// serviceTargetGroups returns the target groups the service registers its
+// tasks in: the one its LoadBalancers name and, with a native deployment
+// strategy, the alternate one that each release starts in. Both must check
+// the app the same way.
+func serviceTargetGroups(t *testing.T, all map[string]map[string]any) map[string]map[string]any {
+	t.Helper()
+	var stack string
+	for id := range ofType(all, "AWS::ECS::Service") {
+		stack, _, _ = strings.Cut(id, "/")
+	}
+	lb := path(single(t, all, "AWS::ECS::Service"), "Properties", "LoadBalancers", 0)
+	groups := map[string]map[string]any{}
+	for _, ref := range []any{path(lb, "TargetGroupArn", "Ref"), path(lb, "AdvancedConfiguration", "AlternateTargetGroupArn", "Ref")} {
+		if ref == nil {
+			continue
+		}
+		id := stack + "/" + fmt.Sprint(ref)
+		tg, ok := all[id]
+		if !ok || tg["Type"] != "AWS::ElasticLoadBalancingV2::TargetGroup" {
+			t.Fatalf("the service names target group %s, which its stack does not hold", id)
+		}
+		groups[id] = tg
+	}
+	if len(groups) == 0 {
+		t.Fatal("the service registers its tasks in no target group of its stack")
+	}
+	return groups
+}
+
 // webContainer returns the container definition the load balancer sends
 // traffic to.
 func webContainer(t *testing.T, all map[string]map[string]any) map[string]any {
@@ -185,16 +214,17 @@ func containerEnv(c map[string]any) map[string]string {
 func TestDeploymentHealthCheckAndPort(t *testing.T) {
 	// The target group checks the path the app answers, on the port it
 	// listens on, and only the load balancer may reach that port.
-	cfg, all := deployment(t).cfg, deployed(t)
-	tg := single(t, all, "AWS::ElasticLoadBalancingV2::TargetGroup")
-	if got := path(tg, "Properties", "HealthCheckPath"); got != cfg.HealthCheckPath {
-		t.Errorf("target group HealthCheckPath %v, want healthCheckPath %q", got, cfg.HealthCheckPath)
-	}
-	if port := path(tg, "Properties", "HealthCheckPort"); port != nil && port != "traffic-port" {
-		t.Errorf("target group HealthCheckPort %v, want the traffic port", port)
-	}
-	if got := path(tg, "Properties", "Matcher", "HttpCode"); got != "200" {
-		t.Errorf("target group Matcher.HttpCode %v, want 200", got)
+	cfg, all := userDeployment(t).cfg, deployed(t)
+	for id, tg := range serviceTargetGroups(t, all) {
+		if got := path(tg, "Properties", "HealthCheckPath"); got != cfg.HealthCheckPath {
+			t.Errorf("%s: HealthCheckPath %v, want healthCheckPath %q", id, got, cfg.HealthCheckPath)
+		}
+		if port := path(tg, "Properties", "HealthCheckPort"); port != nil && port != "traffic-port" {
+			t.Errorf("%s: HealthCheckPort %v, want the traffic port", id, port)
+		}
+		if got := path(tg, "Properties", "Matcher", "HttpCode"); got != "200" {
+			t.Errorf("%s: Matcher.HttpCode %v, want 200", id, got)
+		}
 	}
 	port := float64(cfg.ContainerPort)
 	if got := path(single(t, all, "AWS::ECS::Service"), "Properties", "LoadBalancers", 0, "ContainerPort"); got != port {
@@ -236,17 +266,9 @@ func TestDeploymentDrainArithmetic(t *testing.T) {
 	// ALB stops routing to a draining task before it stops serving, and ECS
 	// waits for the drain and the shutdown before SIGKILL.
 	all := deployed(t)
-	tg := path(single(t, all, "AWS::ElasticLoadBalancingV2::TargetGroup"), "Properties").(map[string]any)
 	seconds := func(v any) time.Duration {
 		n, _ := strconv.Atoi(fmt.Sprint(v))
 		return time.Duration(n) * time.Second
-	}
-	interval, unhealthy := seconds(tg["HealthCheckIntervalSeconds"]), tg["UnhealthyThresholdCount"].(float64)
-	var deregistration time.Duration
-	for _, a := range tg["TargetGroupAttributes"].([]any) {
-		if path(a, "Key") == "deregistration_delay.timeout_seconds" {
-			deregistration = seconds(path(a, "Value"))
-		}
 	}
 	web := webContainer(t, all)
 	env := containerEnv(web)
@@ -256,20 +278,30 @@ func TestDeploymentDrainArithmetic(t *testing.T) {
 		t.Fatalf("container DRAIN_DELAY=%q SHUTDOWN_TIMEOUT=%q, want durations", env["DRAIN_DELAY"], env["SHUTDOWN_TIMEOUT"])
 	}
 	stop := seconds(web["StopTimeout"])
-	if stopRouting := time.Duration(unhealthy) * interval; drain < stopRouting+5*time.Second {
-		t.Errorf("DRAIN_DELAY %s, want at least the %s the load balancer needs to stop routing, plus 5s", drain, stopRouting)
-	}
 	if stop < drain+shutdown || stop > 120*time.Second {
 		t.Errorf("StopTimeout %s, want DRAIN_DELAY+SHUTDOWN_TIMEOUT (%s) to 120s", stop, drain+shutdown)
 	}
-	if deregistration <= 0 || deregistration+stop > 120*time.Second {
-		t.Errorf("deregistration delay %s plus StopTimeout %s, want them inside the 120s Spot warning", deregistration, stop)
+	for id, r := range serviceTargetGroups(t, all) {
+		tg := r["Properties"].(map[string]any)
+		interval, unhealthy := seconds(tg["HealthCheckIntervalSeconds"]), tg["UnhealthyThresholdCount"].(float64)
+		var deregistration time.Duration
+		for _, a := range tg["TargetGroupAttributes"].([]any) {
+			if path(a, "Key") == "deregistration_delay.timeout_seconds" {
+				deregistration = seconds(path(a, "Value"))
+			}
+		}
+		if stopRouting := time.Duration(unhealthy) * interval; drain < stopRouting+5*time.Second {
+			t.Errorf("%s: DRAIN_DELAY %s, want at least the %s the load balancer needs to stop routing, plus 5s", id, drain, stopRouting)
+		}
+		if deregistration <= 0 || deregistration+stop > 120*time.Second {
+			t.Errorf("%s: deregistration delay %s plus StopTimeout %s, want them inside the 120s Spot warning", id, deregistration, stop)
+		}
 	}
 }
 
 func TestDeploymentSpotStrategy(t *testing.T) {
 	// onDemandBaseTasks on FARGATE, every other task on FARGATE_SPOT.
-	cfg, all := deployment(t).cfg, deployed(t)
+	cfg, all := userDeployment(t).cfg, deployed(t)
 	got := jsonOf(path(single(t, all, "AWS::ECS::Service"), "Properties", "CapacityProviderStrategy"))
 	want := jsonOf([]any{
 		map[string]any{"Base": cfg.OnDemandBaseTasks, "CapacityProvider": "FARGATE", "Weight": 0},
@@ -287,7 +319,7 @@ func TestDeploymentSpotStrategy(t *testing.T) {
 func TestDeploymentAlarms(t *testing.T) {
 	// Each failure an operator must hear of has an alarm, and with
 	// alarmEmail every alarm notifies.
-	cfg, all := deployment(t).cfg, deployed(t)
+	cfg, all := userDeployment(t).cfg, deployed(t)
 	alarms := ofType(all, "AWS::CloudWatch::Alarm")
 	metrics := map[string]bool{}
 	for id, a := range alarms {
@@ -341,7 +373,7 @@ func TestDeploymentNoWildcardIAM(t *testing.T) {
 func TestDeploymentContractIsTheConfig(t *testing.T) {
 	// contract.json holds the values of cdk.json as LoadConfig reads them,
 	// with every key a context key.
-	c := contractOf(deployment(t).cfg)
+	c := contractOf(userDeployment(t).cfg)
 	var fields map[string]any
 	if err := json.Unmarshal(indented(t, c), &fields); err != nil {
 		t.Fatal(err)
@@ -355,7 +387,7 @@ func TestDeploymentContractIsTheConfig(t *testing.T) {
 
 func TestDeploymentValidatorAndCdkNag(t *testing.T) {
 	// What make synth would print for cdk.json: nothing.
-	s := deployment(t)
+	s := userDeployment(t)
 	for _, f := range validationFindings(t, s.outdir) {
 		t.Errorf("built-in validator: %s", f)
 	}

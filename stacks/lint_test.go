@@ -90,7 +90,7 @@ func TestCfnLint(t *testing.T) {
 		apps = append(apps, variant(t, name))
 	}
 	// And the user's own, as cdk.json sets them (TestDeploymentSnapshots).
-	apps = append(apps, deployment(t))
+	apps = append(apps, userDeployment(t))
 	for _, s := range apps {
 		for _, st := range s.all() {
 			f := filepath.Join(s.outdir, *st.Node().Id()+".template.json")

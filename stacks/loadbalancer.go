@@ -20,12 +20,12 @@ import (
 // accessLogPrefix is the key prefix of the ALB access logs in their bucket.
 const accessLogPrefix = "alb"
 
-// targetGroupPort is only the target group's default for targets that
-// register without a port. ECS registers every task with containerPort, and
-// the health check goes to the port a target registered with, so this stays
-// fixed: a containerPort change must not replace the target group, which the
-// Service stack imports.
-const targetGroupPort = 80
+// noResponse is what the listener answers a request that no service's
+// rule matches: 404, the plain HTTP answer for "nothing lives at this
+// path", rather than 503, which says the service exists but is down, would
+// page nobody's load balancer 5xx alarm for a mistyped URL or a scanner,
+// and would tell retrying clients to come back.
+const noResponse = 404
 
 // LoadBalancerStackProps configures the load balancer stack.
 type LoadBalancerStackProps struct {
@@ -35,25 +35,28 @@ type LoadBalancerStackProps struct {
 	Vpc awsec2.IVpc
 }
 
-// LoadBalancerStack owns the internet-facing Application Load Balancer, its
-// security group, its access-log bucket, its listeners and the target group
-// they forward to, and, with a custom domain, the certificate and the DNS
-// record. The service stack registers its tasks in the target group.
+// LoadBalancerStack is the shared ingress: the internet-facing Application
+// Load Balancer, its security group, its access-log bucket and its
+// listeners, and, with a custom domain, the certificate and the DNS record.
+// It holds no target group: each Service stack brings its own, with the
+// listener rules that send it traffic, so more than one service can sit
+// behind the one load balancer.
 //
-// Whatever the configuration, the Service stack reads the same values from
-// it (the target group, with the security group its listeners bring, and
-// the metrics' names), so toggling the custom domain changes this stack
-// only.
+// Whatever the configuration, a Service stack reads the same values from
+// it (the serving listener, with the security group it brings, and the
+// load balancer's metrics name), so toggling the custom domain changes
+// this stack only.
 type LoadBalancerStack struct {
 	awscdk.Stack
-	// TargetGroup receives all the listeners' traffic: HTTPS on 443 with a
-	// custom domain, else HTTP on 80.
-	TargetGroup awselasticloadbalancingv2.IApplicationTargetGroup
-	// LoadBalancerFullName and TargetGroupFullName are the dimensions of
-	// the ALB's CloudWatch metrics and of request-count scaling, published
-	// ready-made so that no consumer derives them from an ARN.
+	// Listener is the serving listener, where services add their rules:
+	// HTTP on 80, or HTTPS on 443 with a custom domain. It is one listener
+	// whose port and protocol the domain changes in place, so that its ARN,
+	// and every rule on it, outlives the toggle.
+	Listener awselasticloadbalancingv2.IApplicationListener
+	// LoadBalancerFullName is the dimension of the ALB's CloudWatch
+	// metrics and of request-count scaling, published ready-made so that no
+	// consumer derives it from an ARN.
 	LoadBalancerFullName *string
-	TargetGroupFullName  *string
 }
 
 // NewLoadBalancerStack creates the ALB over the public subnets.
@@ -65,10 +68,24 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:         vpc,
 		Description: jsii.String("Internet-facing load balancer"),
-		// Egress goes only to the tasks: the service stack opens it when it
-		// registers them.
+		// Egress goes only to the tasks: each Service stack opens it to its
+		// own tasks' security group on its container port.
 		AllowAllOutbound: jsii.Bool(false),
 	})
+	// Those rules are resources of the Service stacks, and CDK drops its
+	// placeholder rule from this group as soon as one is added anywhere:
+	// without an inline rule EC2 would keep its default allow-all egress.
+	// The placeholder (ICMP type 252 code 86 to 255.255.255.255/32, which
+	// matches no packet) keeps the group closed to everything else, and it
+	// never changes, so CloudFormation never rewrites this group's egress
+	// and never removes the Service stacks' rules.
+	sg.Node().DefaultChild().(awsec2.CfnSecurityGroup).AddPropertyOverride(jsii.String("SecurityGroupEgress"), []any{map[string]any{
+		"CidrIp":      "255.255.255.255/32",
+		"Description": "Disallow all traffic",
+		"FromPort":    252,
+		"IpProtocol":  "icmp",
+		"ToPort":      86,
+	}})
 	sg.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(80)), jsii.String("HTTP from the internet"), nil)
 	suppress(sg, "AwsSolutions-EC23", "The internet-facing load balancer of a public web service: its listener ports are open to the world by design, and the tasks accept traffic only from this security group.")
 
@@ -82,33 +99,25 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 	})
 	enableAccessLogs(stack, alb, cfg)
 
-	targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("TargetGroup"), &awselasticloadbalancingv2.ApplicationTargetGroupProps{
-		Vpc:                 vpc,
-		Port:                jsii.Number(targetGroupPort),
-		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
-		TargetType:          awselasticloadbalancingv2.TargetType_IP,
-		DeregistrationDelay: seconds(DeregistrationDelay),
-		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
-			Path:                    jsii.String(cfg.HealthCheckPath),
-			Interval:                seconds(HealthCheckInterval),
-			Timeout:                 seconds(HealthCheckTimeout),
-			HealthyThresholdCount:   jsii.Number(HealthyThreshold),
-			UnhealthyThresholdCount: jsii.Number(UnhealthyThreshold),
-			HealthyHttpCodes:        jsii.String("200"),
-		},
-	})
-
+	// The serving listener keeps the construct id it had when it was the
+	// HTTP listener, so that deployments without a domain keep their
+	// listener through the upgrade.
+	listenerProps := &awselasticloadbalancingv2.BaseApplicationListenerProps{
+		Port:     jsii.Number(80),
+		Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+		Open:     jsii.Bool(false),
+		DefaultAction: awselasticloadbalancingv2.ListenerAction_FixedResponse(jsii.Number(noResponse), &awselasticloadbalancingv2.FixedResponseOptions{
+			ContentType: jsii.String("text/plain"),
+			MessageBody: jsii.String("Not Found"),
+		}),
+	}
 	url := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("http://"), alb.LoadBalancerDnsName()})
+	var listener awselasticloadbalancingv2.ApplicationListener
 	if cfg.HasDomain() {
-		addHTTPS(stack, alb, sg, targetGroup, cfg)
+		listener = addHTTPS(stack, alb, sg, listenerProps, cfg)
 		url = jsii.String("https://" + cfg.DomainName)
 	} else {
-		alb.AddListener(jsii.String("HttpListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
-			Port:                jsii.Number(80),
-			Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
-			Open:                jsii.Bool(false),
-			DefaultTargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
-		})
+		listener = alb.AddListener(jsii.String("HttpListener"), listenerProps)
 	}
 
 	awscdk.NewCfnOutput(stack, jsii.String("ServiceUrl"), &awscdk.CfnOutputProps{
@@ -116,23 +125,37 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 		Value:       url,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("HealthCheckUrl"), &awscdk.CfnOutputProps{
-		Description: jsii.String("The health path, as the target group checks it (make smoke)"),
+		Description: jsii.String("The health path, as the target groups check it (make smoke)"),
 		Value:       awscdk.Fn_Join(jsii.String(""), &[]*string{url, jsii.String(cfg.HealthCheckPath)}),
 	})
 	return &LoadBalancerStack{
 		Stack:                stack,
-		TargetGroup:          targetGroup,
+		Listener:             listener,
 		LoadBalancerFullName: alb.LoadBalancerFullName(),
-		TargetGroupFullName:  targetGroup.TargetGroupFullName(),
 	}
 }
 
-// addHTTPS serves cfg.DomainName over HTTPS; port 80 only redirects. The
-// certificate is certificateArn's, or a new one that ACM validates through
-// DNS records in the hosted zone, which is imported by id and name so that
-// synth needs no AWS lookup and which then also gets the alias record.
-// Without a zone, an output says which DNS record to create.
-func addHTTPS(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadBalancer, sg awsec2.SecurityGroup, targetGroup awselasticloadbalancingv2.IApplicationTargetGroup, cfg Config) {
+// hsts is the Strict-Transport-Security header the HTTPS listener adds to
+// every response: browsers then use HTTPS only for a year (the shortest
+// max-age that HSTS preload lists accept), without the port-80 redirect's
+// first plain request. It is set on the listener, not in the service,
+// because the listener is where TLS ends and it covers the load balancer's
+// own answers (the 404 and 503s) too; includeSubDomains and preload are
+// left out, as they bind names this app does not own.
+const hsts = "max-age=31536000"
+
+// addHTTPS serves cfg.DomainName over HTTPS on the serving listener, and
+// adds a port-80 listener that only redirects to it. The certificate is
+// certificateArn's, or a new one that ACM validates through DNS records in
+// the hosted zone, which is imported by id and name so that synth needs no
+// AWS lookup and which then also gets the alias record. Without a zone, an
+// output says which DNS record to create.
+//
+// Turning the domain on changes the serving listener from HTTP:80 to
+// HTTPS:443 in place, once the certificate is valid, so port 80 keeps
+// serving until HTTPS does; the redirect listener comes after it, on the
+// port it has just left.
+func addHTTPS(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadBalancer, sg awsec2.SecurityGroup, props *awselasticloadbalancingv2.BaseApplicationListenerProps, cfg Config) awselasticloadbalancingv2.ApplicationListener {
 	var zone awsroute53.IHostedZone
 	if cfg.HasHostedZone() {
 		zone = awsroute53.HostedZone_FromHostedZoneAttributes(stack, jsii.String("HostedZone"), &awsroute53.HostedZoneAttributes{
@@ -150,7 +173,13 @@ func addHTTPS(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadB
 		}))
 	}
 	sg.AddIngressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS from the internet"), nil)
-	alb.AddListener(jsii.String("HttpListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
+	props.Port = jsii.Number(443)
+	props.Protocol = awselasticloadbalancingv2.ApplicationProtocol_HTTPS
+	props.Certificates = &[]awselasticloadbalancingv2.IListenerCertificate{cert}
+	props.SslPolicy = awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS
+	listener := alb.AddListener(jsii.String("HttpListener"), props)
+	listener.SetAttribute(jsii.String("routing.http.response.strict_transport_security.header_value"), jsii.String(hsts))
+	redirect := alb.AddListener(jsii.String("RedirectListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
 		Port:     jsii.Number(80),
 		Protocol: awselasticloadbalancingv2.ApplicationProtocol_HTTP,
 		Open:     jsii.Bool(false),
@@ -160,14 +189,8 @@ func addHTTPS(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadB
 			Permanent: jsii.Bool(true),
 		}),
 	})
-	alb.AddListener(jsii.String("HttpsListener"), &awselasticloadbalancingv2.BaseApplicationListenerProps{
-		Port:                jsii.Number(443),
-		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTPS,
-		Certificates:        &[]awselasticloadbalancingv2.IListenerCertificate{cert},
-		SslPolicy:           awselasticloadbalancingv2.SslPolicy_RECOMMENDED_TLS,
-		Open:                jsii.Bool(false),
-		DefaultTargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
-	})
+	// Port 80 is free only once the serving listener has moved to 443.
+	redirect.Node().AddDependency(listener)
 	if zone == nil {
 		awscdk.NewCfnOutput(stack, jsii.String("DnsRecord"), &awscdk.CfnOutputProps{
 			Description: jsii.String("Create this record in your DNS: the stacks do not manage the domain's zone"),
@@ -175,13 +198,14 @@ func addHTTPS(stack awscdk.Stack, alb awselasticloadbalancingv2.ApplicationLoadB
 				jsii.String(cfg.DomainName + ". CNAME "), alb.LoadBalancerDnsName(),
 			}),
 		})
-		return
+		return listener
 	}
 	awsroute53.NewARecord(stack, jsii.String("AliasRecord"), &awsroute53.ARecordProps{
 		Zone:       zone,
 		RecordName: jsii.String(cfg.DomainName + "."),
 		Target:     awsroute53.RecordTarget_FromAlias(awsroute53targets.NewLoadBalancerTarget(alb, nil)),
 	})
+	return listener
 }
 
 // enableAccessLogs sends the ALB's access logs to an encrypted, TLS-only

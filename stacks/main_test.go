@@ -61,8 +61,14 @@ var variants = map[string]appVariant{
 		"domainName":        "app.example.com",
 		"certificateArn":    "arn:aws:acm:ap-south-2:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
 		"requestsPerTarget": "500",
+		// Request-count scaling follows one target group: rolling only.
+		"deploymentStrategy": "rolling",
 	}},
 	"ExistingVpc": {env: bound("eu-west-1"), context: map[string]any{"vpcId": "vpc-0123456789abcdef0"}},
+	// The other deployment strategies, account-bound so that cfn-lint
+	// checks them as they deploy (App is rolling).
+	"Linear":    {env: bound("eu-west-1"), context: map[string]any{"deploymentStrategy": "linear"}},
+	"BlueGreen": {env: bound("eu-west-1"), context: map[string]any{"deploymentStrategy": "blueGreen"}},
 }
 
 // built holds each variant, synthesized once and shared by the tests that

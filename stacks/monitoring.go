@@ -2,6 +2,9 @@ package stacks
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -19,16 +22,27 @@ import (
 // single Spot interruption or deploy does not page anyone.
 // Every metric is read per minute. Deployment alarms decide faster, because
 // a deploy waits on them.
+//
+// deploymentAlarmWindow is the shortest bake that lets a deployment alarm
+// fire: deploymentAlarmMinutes of one-minute data plus the up to two
+// minutes that ALB metrics take to reach CloudWatch.
 const (
 	alarmMinutes           = 5
 	deploymentAlarmMinutes = 3
+	deploymentAlarmWindow  = deploymentAlarmMinutes + 2
 )
 
 // albMetrics reads the load balancer's CloudWatch metrics by the names
-// that the load balancer stack publishes, whole: derived from an ARN in this
-// stack, they would tie it to a listener that the custom domain replaces.
+// that the load balancer stack and the target groups publish, whole:
+// derived from an ARN in this stack, they would tie it to a listener that
+// the custom domain replaces.
 type albMetrics struct {
-	loadBalancer, targetGroup *string
+	loadBalancer *string
+	// targetGroups are the service's target groups: the primary, and with
+	// a native strategy the alternate. Which of them serves changes with
+	// every native deployment, so a metric of the service's tasks covers
+	// both.
+	targetGroups []*string
 }
 
 // ofLoadBalancer is a per-minute metric of the load balancer as a whole.
@@ -36,10 +50,36 @@ func (m albMetrics) ofLoadBalancer(name, statistic string) awscloudwatch.Metric 
 	return m.metric(name, statistic, map[string]*string{"LoadBalancer": m.loadBalancer})
 }
 
-// ofTargets is a per-minute metric of the service's target group.
-func (m albMetrics) ofTargets(name, statistic string) awscloudwatch.Metric {
-	return m.metric(name, statistic, map[string]*string{"LoadBalancer": m.loadBalancer, "TargetGroup": m.targetGroup})
+// ofTargetGroup is a per-minute metric of the i-th target group.
+func (m albMetrics) ofTargetGroup(i int, name, statistic string) awscloudwatch.Metric {
+	return m.metric(name, statistic, map[string]*string{"LoadBalancer": m.loadBalancer, "TargetGroup": m.targetGroups[i]})
 }
+
+// ofTargets is a per-minute metric of all the service's tasks, whichever
+// group they are in: the metric itself with one group; with two, fn
+// ("SUM" or "MAX") of both, a missing one counting as zero.
+func (m albMetrics) ofTargets(name, statistic, fn string) awscloudwatch.IMetric {
+	if len(m.targetGroups) == 1 {
+		return m.ofTargetGroup(0, name, statistic)
+	}
+	using := map[string]awscloudwatch.IMetric{}
+	var terms []string
+	for i := range m.targetGroups {
+		// Ids are unique per graph, where two expressions may meet.
+		id := strings.ToLower(metricID.ReplaceAllString(name+statistic, "")) + fmt.Sprint(i)
+		using[id] = m.ofTargetGroup(i, name, statistic)
+		terms = append(terms, "FILL("+id+", 0)")
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String(fn + "([" + strings.Join(terms, ", ") + "])"),
+		UsingMetrics: &using,
+		Label:        jsii.String(name),
+		Period:       seconds(time.Minute),
+	})
+}
+
+// metricID matches what a metric math id may not hold.
+var metricID = regexp.MustCompile(`[^A-Za-z0-9]`)
 
 func (m albMetrics) metric(name, statistic string, dimensions map[string]*string) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
@@ -52,44 +92,59 @@ func (m albMetrics) metric(name, statistic string, dimensions map[string]*string
 }
 
 // trafficAlarms are the alarms on what the load balancer sees of the
-// service's tasks. They depend on the target group's metrics only, never on
-// the ECS service, so the service can use them as deployment alarms without
-// a cycle.
+// service's tasks, one set per target group, so that during a canary the
+// group with the new tasks is judged by its own requests (5 % of the
+// traffic failing is 5 % of the whole, at the threshold, but 100 % of its
+// group). They depend on the target groups' metrics only, never on the ECS
+// service, so the service can use them as deployment alarms without a
+// cycle.
 type trafficAlarms struct {
-	target5xx  awscloudwatch.Alarm
-	latencyP99 awscloudwatch.Alarm
+	target5xx  []awscloudwatch.Alarm
+	latencyP99 []awscloudwatch.Alarm
 	// names are the literal names of the alarms that roll a deployment
 	// back; a token (Alarm.AlarmName) would make CDK report a cycle.
 	names []string
 }
 
+// all returns every traffic alarm.
+func (a *trafficAlarms) all() []awscloudwatch.Alarm {
+	return append(slices.Clone(a.target5xx), a.latencyP99...)
+}
+
 // newTrafficAlarms creates the target-group alarms that also gate
-// deployments.
-func newTrafficAlarms(stack awscdk.Stack, cfg Config, m albMetrics) *trafficAlarms {
+// deployments, named from prefix. The primary group's keep the names they
+// had before the alternate group existed.
+func newTrafficAlarms(stack awscdk.Stack, cfg Config, m albMetrics, prefix string) *trafficAlarms {
 	a := &trafficAlarms{}
 	name := func(id string) string {
-		n := cfg.AppName + "-" + id
+		n := prefix + "-" + id
 		a.names = append(a.names, n)
 		return n
 	}
-	a.target5xx = errorRateAlarm(stack, "Target5xxAlarm", jsii.String(name("Target5xx")),
-		"More than alarmErrorRatePercent of requests got a 5xx from the tasks",
-		m.ofTargets("HTTPCode_Target_5XX_Count", "Sum"), m.ofTargets("RequestCount", "Sum"), cfg, deploymentAlarmMinutes)
-	a.latencyP99 = awscloudwatch.NewAlarm(stack, jsii.String("LatencyP99Alarm"), &awscloudwatch.AlarmProps{
-		AlarmName:          jsii.String(name("LatencyP99")),
-		AlarmDescription:   jsii.String("The tasks' p99 response time is above alarmLatencyP99Ms"),
-		Metric:             m.ofTargets("TargetResponseTime", "p99"),
-		Threshold:          jsii.Number(cfg.AlarmLatencyP99.Seconds()),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		EvaluationPeriods:  jsii.Number(deploymentAlarmMinutes),
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
+	for i := range m.targetGroups {
+		group, suffix, which := "", "", "the tasks"
+		if i > 0 {
+			group, suffix, which = "Alternate", "-Alternate", "the tasks in the alternate target group"
+		}
+		a.target5xx = append(a.target5xx, errorRateAlarm(stack, group+"Target5xxAlarm", jsii.String(name("Target5xx"+suffix)),
+			"More than alarmErrorRatePercent of requests got a 5xx from "+which,
+			m.ofTargetGroup(i, "HTTPCode_Target_5XX_Count", "Sum"), m.ofTargetGroup(i, "RequestCount", "Sum"), cfg, deploymentAlarmMinutes))
+		a.latencyP99 = append(a.latencyP99, awscloudwatch.NewAlarm(stack, jsii.String(group+"LatencyP99Alarm"), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(name("LatencyP99" + suffix)),
+			AlarmDescription:   jsii.String("The p99 response time of " + which + " is above alarmLatencyP99Ms"),
+			Metric:             m.ofTargetGroup(i, "TargetResponseTime", "p99"),
+			Threshold:          jsii.Number(cfg.AlarmLatencyP99.Seconds()),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(deploymentAlarmMinutes),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}))
+	}
 	return a
 }
 
 // monitor adds the alarms that watch the load balancer and the service as
 // a whole, the alarm topic and the dashboard.
-func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms) {
+func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms, prefix string) {
 	// Container Insights reports task counts per service.
 	insights := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
@@ -102,15 +157,13 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 	}
 	minute := &awscloudwatch.MetricOptions{Period: seconds(time.Minute)}
 
-	alarms := []awscloudwatch.Alarm{
-		traffic.target5xx,
-		traffic.latencyP99,
+	alarms := append(traffic.all(),
 		errorRateAlarm(stack, "LoadBalancer5xxAlarm", nil,
 			"More than alarmErrorRatePercent of requests got a 5xx from the load balancer itself (no healthy task, or none registered)",
 			m.ofLoadBalancer("HTTPCode_ELB_5XX_Count", "Sum"), m.ofLoadBalancer("RequestCount", "Sum"), cfg, alarmMinutes),
 		awscloudwatch.NewAlarm(stack, jsii.String("UnhealthyHostsAlarm"), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String("At least one task has failed its health check for 5 minutes"),
-			Metric:             m.ofTargets("UnHealthyHostCount", "Maximum"),
+			Metric:             m.ofTargets("UnHealthyHostCount", "Maximum", "MAX"),
 			Threshold:          jsii.Number(0),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			EvaluationPeriods:  jsii.Number(alarmMinutes),
@@ -141,7 +194,7 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 			// No data means no task reports: as bad as none running.
 			TreatMissingData: awscloudwatch.TreatMissingData_BREACHING,
 		}),
-	}
+	)
 	if cfg.AlarmEmail != "" {
 		action := awscloudwatchactions.NewSnsAction(alarmTopic(stack, cfg.AlarmEmail, alarms))
 		for _, a := range alarms {
@@ -155,27 +208,33 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 			Title: jsii.String(title), Left: &left, Width: jsii.Number(8),
 		})
 	}
-	label := func(m awscloudwatch.Metric, l string) awscloudwatch.IMetric {
-		return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(l)})
+	label := func(m awscloudwatch.IMetric, l string) awscloudwatch.IMetric {
+		switch m := m.(type) {
+		case awscloudwatch.MathExpression:
+			return m.With(&awscloudwatch.MathExpressionOptions{Label: jsii.String(l)})
+		case awscloudwatch.Metric:
+			return m.With(&awscloudwatch.MetricOptions{Label: jsii.String(l)})
+		}
+		return m
 	}
 	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		// Dashboard names are global to the account: the region keeps the
 		// same app in two regions from sharing (and deleting) one.
-		DashboardName: awscdk.Fn_Join(jsii.String("-"), &[]*string{jsii.String(cfg.AppName), stack.Region()}),
+		DashboardName: awscdk.Fn_Join(jsii.String("-"), &[]*string{jsii.String(prefix), stack.Region()}),
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{
 				widget("Requests", label(m.ofLoadBalancer("RequestCount", "Sum"), "requests")),
 				widget("5xx",
 					label(m.ofLoadBalancer("HTTPCode_ELB_5XX_Count", "Sum"), "load balancer 5xx"),
-					label(m.ofTargets("HTTPCode_Target_5XX_Count", "Sum"), "task 5xx")),
+					label(m.ofTargets("HTTPCode_Target_5XX_Count", "Sum", "SUM"), "task 5xx")),
 				widget("Response time",
-					label(m.ofTargets("TargetResponseTime", "p50"), "p50"),
-					label(m.ofTargets("TargetResponseTime", "p99"), "p99")),
+					label(m.ofTargets("TargetResponseTime", "p50", "MAX"), "p50"),
+					label(m.ofTargets("TargetResponseTime", "p99", "MAX"), "p99")),
 			},
 			{
 				widget("Targets",
-					label(m.ofTargets("HealthyHostCount", "Average"), "healthy"),
-					label(m.ofTargets("UnHealthyHostCount", "Average"), "unhealthy")),
+					label(m.ofTargets("HealthyHostCount", "Average", "SUM"), "healthy"),
+					label(m.ofTargets("UnHealthyHostCount", "Average", "SUM"), "unhealthy")),
 				widget("Tasks", label(insights("RunningTaskCount"), "running"), label(insights("DesiredTaskCount"), "desired")),
 				widget("CPU and memory (%)",
 					label(service.MetricCpuUtilization(minute), "CPU"),

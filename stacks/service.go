@@ -1,7 +1,11 @@
 package stacks
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -17,6 +21,19 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
+// targetGroupPort: see targetGroupProps in NewServiceStack.
+const targetGroupPort = 80
+
+// alarmPrefix starts the names of a service's alarms and dashboard, which
+// are unique in the account and region: the app's name for its own
+// service, the app's and the stack's for any other.
+func alarmPrefix(cfg Config, id string) string {
+	if id == "Service" {
+		return cfg.AppName
+	}
+	return cfg.AppName + "-" + id
+}
+
 // serviceUser is the numeric user the container runs as (the Dockerfile's
 // USER); the task definition repeats it so that no image can run as root.
 const serviceUser = "65532:65532"
@@ -30,22 +47,25 @@ type ServiceStackProps struct {
 	Vpc awsec2.IVpc
 	// Cluster runs the tasks.
 	Cluster awsecs.ICluster
-	// TargetGroup is where the tasks register; the load balancer stack
-	// owns it and its health check. Registering opens the tasks to the load
-	// balancer's security group, their only source, and the load balancer
-	// to the tasks.
-	TargetGroup awselasticloadbalancingv2.IApplicationTargetGroup
-	// LoadBalancerFullName and TargetGroupFullName are the ALB metrics'
-	// dimensions.
+	// Listener is the load balancer's serving listener, where the service
+	// adds its rules. Adding them opens the tasks to the load balancer's
+	// security group, their only source, and the load balancer to the
+	// tasks.
+	Listener awselasticloadbalancingv2.IApplicationListener
+	// LoadBalancerFullName is the ALB metrics' dimension.
 	LoadBalancerFullName *string
-	TargetGroupFullName  *string
+	// Routing is where the service's requests come from on the listener;
+	// nil is the app's own service, which takes every request that no
+	// other service's rule matches.
+	Routing *Routing
 	// Image is the container image; see ServiceImage.
 	Image awsecs.ContainerImage
 }
 
-// ServiceStack owns the Fargate service, its task definition, security
-// group, logs, auto scaling, alarms and dashboard. No other stack consumes
-// any of it.
+// ServiceStack owns the Fargate service and everything about its traffic:
+// its target groups and their health check, its listener rules on the
+// shared listener, its task definition, security group, logs, auto
+// scaling, alarms and dashboard. No other stack consumes any of it.
 type ServiceStack struct {
 	awscdk.Stack
 }
@@ -118,9 +138,60 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	if cfg.TasksInPublicSubnets() {
 		subnetType = awsec2.SubnetType_PUBLIC
 	}
-	metrics := albMetrics{loadBalancer: props.LoadBalancerFullName, targetGroup: props.TargetGroupFullName}
-	traffic := newTrafficAlarms(stack, cfg, metrics)
-	service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+	routing := defaultRouting
+	if props.Routing != nil {
+		routing = *props.Routing
+	}
+	// targetGroupProps are both target groups' settings. Port is only the
+	// default for targets that register without one: ECS registers every
+	// task with containerPort, and the health check goes to the port a
+	// target registered with, so it stays fixed and a containerPort change
+	// replaces neither group (nor, through them, the production rule).
+	targetGroupProps := &awselasticloadbalancingv2.ApplicationTargetGroupProps{
+		Vpc:                 vpc,
+		Port:                jsii.Number(targetGroupPort),
+		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
+		TargetType:          awselasticloadbalancingv2.TargetType_IP,
+		DeregistrationDelay: seconds(DeregistrationDelay),
+		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
+			Path:                    jsii.String(cfg.HealthCheckPath),
+			Interval:                seconds(HealthCheckInterval),
+			Timeout:                 seconds(HealthCheckTimeout),
+			HealthyThresholdCount:   jsii.Number(HealthyThreshold),
+			UnhealthyThresholdCount: jsii.Number(UnhealthyThreshold),
+			HealthyHttpCodes:        jsii.String("200"),
+		},
+	}
+	targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("TargetGroup"), targetGroupProps)
+	warnHealthPathChange(stack, targetGroup, cfg)
+	// The production rule. After a native deployment ECS has rewritten its
+	// action into a weighted forward to whichever group now holds the
+	// tasks; a CloudFormation update of the rule would write back this
+	// template's action and could send every request to a group without
+	// tasks (aws/aws-cdk#36649). So nothing but the service's routing
+	// changes it: not the domain (the listener keeps its ARN), not the
+	// port or health path (the groups are updated in place), not the
+	// strategy (the groups and rule are the same for all of them).
+	production := awselasticloadbalancingv2.NewApplicationListenerRule(stack, jsii.String("ProductionRule"), &awselasticloadbalancingv2.ApplicationListenerRuleProps{
+		Listener:     props.Listener,
+		Priority:     jsii.Number(routing.Priority),
+		Conditions:   routing.conditions(),
+		TargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
+	})
+	targetGroups := []awselasticloadbalancingv2.ApplicationTargetGroup{targetGroup}
+	var alternate awsecs.AlternateTarget
+	if cfg.Native() {
+		var alternateGroup awselasticloadbalancingv2.ApplicationTargetGroup
+		alternateGroup, alternate = alternateTarget(stack, cfg, props.Listener, routing, production, targetGroupProps)
+		targetGroups = append(targetGroups, alternateGroup)
+	}
+
+	metrics := albMetrics{loadBalancer: props.LoadBalancerFullName}
+	for _, tg := range targetGroups {
+		metrics.targetGroups = append(metrics.targetGroups, tg.TargetGroupFullName())
+	}
+	traffic := newTrafficAlarms(stack, cfg, metrics, alarmPrefix(cfg, id))
+	serviceProps := &awsecs.FargateServiceProps{
 		Cluster:        props.Cluster,
 		TaskDefinition: taskDef,
 		// No LaunchType: it would override the strategy, which is how the
@@ -132,26 +203,31 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		},
 		// No DesiredCount: auto scaling owns it, and a stack update must
 		// not reset it.
-		MinHealthyPercent: jsii.Number(100),
-		MaxHealthyPercent: jsii.Number(200),
-		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
-		// Roll back a deploy whose tasks pass their health check but fail
-		// requests or answer slowly.
-		DeploymentAlarms: &awsecs.DeploymentAlarmConfig{
-			AlarmNames: jsii.Strings(traffic.names...),
-			Behavior:   awsecs.AlarmBehavior_ROLLBACK_ON_ALARM,
-		},
+		MinHealthyPercent:      jsii.Number(100),
+		MaxHealthyPercent:      jsii.Number(200),
 		HealthCheckGracePeriod: seconds(HealthCheckGracePeriod),
 		AssignPublicIp:         jsii.Bool(cfg.TasksInPublicSubnets()),
 		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetType},
 		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
 		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
-	})
+	}
+	deployment(cfg, serviceProps, traffic.names)
+	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
+	if cfg.Native() {
+		awscdk.Annotations_Of(service).AcknowledgeWarning(jsii.String("@aws-cdk/aws-ecs:shouldUseCircuitBreaker"),
+			jsii.String("ECS applies the circuit breaker to rolling deployments only; a native deployment rolls back on the deployment alarms."))
+	}
 	// The alarms are named literally; they must exist before the service.
-	service.Node().AddDependency(traffic.target5xx, traffic.latencyP99)
+	for _, a := range traffic.all() {
+		service.Node().AddDependency(a)
+	}
 	// Registering opens the tasks' security group to the load balancer's on
 	// containerPort, and the load balancer's to the tasks on that port only.
-	props.TargetGroup.AddTarget(service)
+	targetGroup.AddTarget(service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
+		ContainerName:   container.ContainerName(),
+		ContainerPort:   jsii.Number(cfg.ContainerPort),
+		AlternateTarget: alternate,
+	}))
 
 	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
 		MinCapacity: jsii.Number(cfg.MinTasks),
@@ -168,13 +244,13 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		// policy with the label built from the names that stack publishes.
 		scaling.DoScaleToTrackMetric(jsii.String("RequestScaling"), &awsapplicationautoscaling.BasicTargetTrackingScalingPolicyProps{
 			PredefinedMetric: awsapplicationautoscaling.PredefinedMetric_ALB_REQUEST_COUNT_PER_TARGET,
-			ResourceLabel:    awscdk.Fn_Join(jsii.String("/"), &[]*string{props.LoadBalancerFullName, props.TargetGroupFullName}),
+			ResourceLabel:    awscdk.Fn_Join(jsii.String("/"), &[]*string{props.LoadBalancerFullName, metrics.targetGroups[0]}),
 			TargetValue:      jsii.Number(cfg.RequestsPerTarget),
 			ScaleInCooldown:  seconds(cfg.ScaleInCooldown),
 			ScaleOutCooldown: seconds(cfg.ScaleOutCooldown),
 		})
 	}
-	monitor(stack, cfg, metrics, service, props.Cluster, traffic)
+	monitor(stack, cfg, metrics, service, props.Cluster, traffic, alarmPrefix(cfg, id))
 
 	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),
@@ -185,6 +261,38 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Value:       logGroup.LogGroupName(),
 	})
 	return &ServiceStack{Stack: stack}
+}
+
+// warnHealthPathChange warns when healthCheckPath differs from the one in
+// this stack's template of the last synth (cdk deploy synthesizes into the
+// same directory first, so that is usually the deployed one). The target
+// groups are updated before the service, so the running tasks, which
+// answer only the old path, turn unhealthy before any task answers the
+// new one, and ECS replaces them; the README gives the two steps that
+// avoid it.
+func warnHealthPathChange(stack awscdk.Stack, targetGroup constructs.IConstruct, cfg Config) {
+	file := filepath.Join(*awscdk.Stage_Of(stack).Outdir(), *stack.ArtifactId()+".template.json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return // the first synth here
+	}
+	var previous struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct{ HealthCheckPath string }
+		}
+	}
+	if json.Unmarshal(data, &previous) != nil {
+		return
+	}
+	for _, r := range previous.Resources {
+		if old := r.Properties.HealthCheckPath; r.Type == "AWS::ElasticLoadBalancingV2::TargetGroup" && old != "" && old != cfg.HealthCheckPath {
+			awscdk.Annotations_Of(targetGroup).AddWarningV2(jsii.String("fargo:healthCheckPathChange"), jsii.String(fmt.Sprintf(
+				"healthCheckPath %s -> %s: the running tasks answer only %s and turn unhealthy as soon as the target groups check %s; deploy in two steps (README, Changing the health check path)",
+				old, cfg.HealthCheckPath, old, cfg.HealthCheckPath)), nil)
+			return
+		}
+	}
 }
 
 // containerSecrets turns the configured secrets into the container's

@@ -93,6 +93,18 @@ func (c Config) validate() error {
 		return bad("scaleOutCooldownSeconds", int(c.ScaleOutCooldown.Seconds()), "want 0 to 3600")
 	case c.RequestsPerTarget < 0:
 		return bad("requestsPerTarget", c.RequestsPerTarget, "want 0 (off) or a positive number of requests per task per minute")
+	case strategies[c.DeploymentStrategy] == "":
+		return bad("deploymentStrategy", c.DeploymentStrategy, "want canary, linear, blueGreen or rolling")
+	case c.CanaryPercent < 1 || c.CanaryPercent > 50:
+		return bad("canaryPercent", c.CanaryPercent, "want 1 to 50 (percent of production traffic on the new tasks during the canary bake)")
+	case c.LinearStepPercent < 3 || c.LinearStepPercent > 50:
+		return bad("linearStepPercent", c.LinearStepPercent, "want 3 to 50 (ECS's minimum step is 3 percent; a single step of 100 is blueGreen)")
+	case c.StepBakeMinutes < deploymentAlarmWindow || c.StepBakeMinutes > 1440:
+		return bad("stepBakeMinutes", c.StepBakeMinutes, fmt.Sprintf("want %d to 1440: a shorter bake ends before the deployment alarms can judge the new tasks", deploymentAlarmWindow))
+	case c.BakeMinutes < 0 || c.BakeMinutes > 1440:
+		return bad("bakeMinutes", c.BakeMinutes, "want 0 to 1440")
+	case c.RequestsPerTarget > 0 && c.Native():
+		return bad("requestsPerTarget", c.RequestsPerTarget, "request-count scaling follows one target group, and deploymentStrategy="+c.DeploymentStrategy+" moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling")
 	case retentionDays[c.LogRetentionDays] == "":
 		return bad("logRetentionDays", c.LogRetentionDays, "want one of "+strings.Trim(fmt.Sprint(slices.Sorted(maps.Keys(retentionDays))), "[]"))
 	}

@@ -174,7 +174,7 @@ var replacements = map[string]struct {
 	"AWS::EC2::Subnet":                          {"AvailabilityZone", "eu-west-1c"},
 	"AWS::EC2::SecurityGroup":                   {"GroupDescription", "Replaced description"},
 	"AWS::ElasticLoadBalancingV2::LoadBalancer": {"Scheme", "internal"},
-	"AWS::ElasticLoadBalancingV2::TargetGroup":  {"Protocol", "HTTPS"},
+	"AWS::ElasticLoadBalancingV2::Listener":     {"LoadBalancerArn", "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/replaced/0123456789abcdef"},
 	"AWS::ECS::Cluster":                         {"ClusterName", "replaced-cluster"},
 }
 
