@@ -49,6 +49,11 @@ type Config struct {
 	ScaleOutCooldown  time.Duration
 	// RequestsPerTarget adds ALB request-count tracking when above zero.
 	RequestsPerTarget int
+	// SpotFallback moves the service to on-demand Fargate while Fargate
+	// Spot has no capacity for it, for SpotFallbackQuiet at first (see
+	// stacks/fallback.go).
+	SpotFallback      bool
+	SpotFallbackQuiet time.Duration
 
 	LogRetentionDays   int
 	CorsAllowedOrigins string
@@ -185,6 +190,8 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 		ScaleInCooldown:       time.Duration(r.int("scaleInCooldownSeconds")) * time.Second,
 		ScaleOutCooldown:      time.Duration(r.int("scaleOutCooldownSeconds")) * time.Second,
 		RequestsPerTarget:     r.int("requestsPerTarget"),
+		SpotFallback:          r.bool("spotFallback"),
+		SpotFallbackQuiet:     time.Duration(r.int("spotFallbackQuietMinutes")) * time.Minute,
 		LogRetentionDays:      r.int("logRetentionDays"),
 		CorsAllowedOrigins:    r.str("corsAllowedOrigins"),
 		CorsAllowCredentials:  r.bool("corsAllowCredentials"),

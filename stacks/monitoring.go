@@ -88,8 +88,9 @@ func newTrafficAlarms(stack awscdk.Stack, cfg Config, m albMetrics) *trafficAlar
 }
 
 // monitor adds the alarms that watch the load balancer and the service as
-// a whole, the alarm topic and the dashboard.
-func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms) {
+// a whole, the alarm topic and the dashboard. It returns the alarm topic,
+// nil without alarmEmail.
+func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms) awssns.ITopic {
 	// Container Insights reports task counts per service.
 	insights := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
@@ -142,8 +143,10 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 			TreatMissingData: awscloudwatch.TreatMissingData_BREACHING,
 		}),
 	}
+	var topic awssns.ITopic
 	if cfg.AlarmEmail != "" {
-		action := awscloudwatchactions.NewSnsAction(alarmTopic(stack, cfg.AlarmEmail, alarms))
+		topic = alarmTopic(stack, cfg.AlarmEmail, alarms)
+		action := awscloudwatchactions.NewSnsAction(topic)
 		for _, a := range alarms {
 			a.AddAlarmAction(action)
 			a.AddOkAction(action)
@@ -183,6 +186,7 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 			},
 		},
 	})
+	return topic
 }
 
 // errorRateAlarm fires when errors exceed cfg.AlarmErrorRatePercent of

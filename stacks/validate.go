@@ -90,6 +90,9 @@ func (c Config) validate() error {
 		return bad("scaleOutCooldownSeconds", int(c.ScaleOutCooldown.Seconds()), "want 0 to 3600")
 	case c.RequestsPerTarget < 0:
 		return bad("requestsPerTarget", c.RequestsPerTarget, "want 0 (off) or a positive number of requests per task per minute")
+	case c.SpotFallbackQuiet < spotFallbackMinQuiet || c.SpotFallbackQuiet > spotFallbackMaxQuiet:
+		return bad("spotFallbackQuietMinutes", int(c.SpotFallbackQuiet.Minutes()), fmt.Sprintf("want %d to %d (minutes on on-demand after a first fallback; repeats wait up to %d times longer)",
+			int(spotFallbackMinQuiet.Minutes()), int(spotFallbackMaxQuiet.Minutes()), spotFallbackMaxQuietFactor))
 	case retentionDays[c.LogRetentionDays] == "":
 		return bad("logRetentionDays", c.LogRetentionDays, "want one of "+strings.Trim(fmt.Sprint(slices.Sorted(maps.Keys(retentionDays))), "[]"))
 	}
