@@ -158,6 +158,11 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 		}
 	}
 
+	awscdk.NewCfnOutput(stack, jsii.String("SpotFallbackLogGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("What the Spot fallback did and why (aws logs tail ... --follow)"),
+		Value:       logGroup.LogGroupName(),
+	})
+
 	// The event ECS sends when it cannot place a task of this service on
 	// Fargate Spot for lack of capacity: AWS's example "Service task
 	// placement failure event" (Amazon ECS developer guide, "Amazon ECS

@@ -143,6 +143,9 @@ func TestSpotFallbackFunction(t *testing.T) {
 			if got := path(tpl, "Resources", logGroup, "Properties", "RetentionInDays"); got != 30.0 {
 				t.Errorf("the function's log group keeps logs for %v days, want logRetentionDays (30)", got)
 			}
+			if got := path(tpl, "Outputs", "SpotFallbackLogGroupName", "Value", "Ref"); got != logGroup {
+				t.Errorf("output SpotFallbackLogGroupName refers to %v, want the function's log group %s", got, logGroup)
+			}
 
 			// It restores the strategy the service is created with.
 			env := path(fn, "Environment", "Variables").(map[string]any)
