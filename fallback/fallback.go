@@ -126,6 +126,7 @@ const (
 	FellBack  Outcome = "fell back to on-demand"
 	Restored  Outcome = "restored the Spot strategy"
 	Postponed Outcome = "postponed the return to Spot"
+	Planned   Outcome = "planned a return to Spot"
 	Ignored   Outcome = "ignored"
 )
 
@@ -216,7 +217,11 @@ func (f *Fallback) onEvent(ctx context.Context, functionArn string, e events.Eve
 		// failed, a strategy set by hand): plan one, so that the service is
 		// never left without a way back to Spot.
 		next := f.next(prev, now)
-		return Postponed, f.save(ctx, functionArn, next)
+		if err := f.save(ctx, functionArn, next); err != nil {
+			return "", err
+		}
+		f.Log.Warn("on on-demand with no return to Spot planned: planned one", "service", f.ServiceArn, "restoreAt", next.RestoreAt)
+		return Planned, nil
 	}
 	next := f.next(prev, now)
 	// The schedule first: if the update then fails, the restore finds the
@@ -425,7 +430,8 @@ func (f *Fallback) ignore(why string, attrs ...any) (Outcome, error) {
 // the one that replaces it, whose reason says so.
 func rollingBack(svc ecstypes.Service) bool {
 	for _, d := range svc.Deployments {
-		if d.RolloutState == ecstypes.DeploymentRolloutStateFailed {
+		// A failed deployment that ECS has finished replacing is INACTIVE.
+		if d.RolloutState == ecstypes.DeploymentRolloutStateFailed && aws.ToString(d.Status) != "INACTIVE" {
 			return true
 		}
 		if d.RolloutState == ecstypes.DeploymentRolloutStateInProgress &&

@@ -353,6 +353,15 @@ func TestIgnoresWhatIsNotThisServicesSpotCapacity(t *testing.T) {
 	w.expect([]byte(`not json`), Ignored)
 }
 
+func TestAFinishedRollbackDoesNotBlock(t *testing.T) {
+	w := newWorld(t)
+	w.ecs.services[serviceArn].Deployments = []ecstypes.Deployment{
+		{Status: aws.String("PRIMARY"), RolloutState: ecstypes.DeploymentRolloutStateCompleted},
+		{Status: aws.String("INACTIVE"), RolloutState: ecstypes.DeploymentRolloutStateFailed},
+	}
+	w.expect(w.failureAt(w.now), FellBack)
+}
+
 func TestNothingWhileADeploymentRollsBack(t *testing.T) {
 	for name, deployments := range map[string][]ecstypes.Deployment{
 		"circuit breaker": {
@@ -464,7 +473,7 @@ func TestAFailedUpdateIsRetried(t *testing.T) {
 func TestOnDemandWithoutAPlannedReturnGetsOne(t *testing.T) {
 	w := newWorld(t)
 	w.ecs.services[serviceArn].CapacityProviderStrategy = onDemand
-	w.expect(w.failureAt(w.now), Postponed)
+	w.expect(w.failureAt(w.now), Planned)
 	if st, _ := w.state(); st.RestoreAt.Sub(w.now) != 30*time.Minute || len(w.ecs.updates) != 0 {
 		t.Errorf("state %+v, %d updates", st, len(w.ecs.updates))
 	}

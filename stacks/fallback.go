@@ -228,7 +228,7 @@ func buildSpotFallback() (string, error) {
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("building the Spot fallback function: %w", err)
+		cache = os.TempDir()
 	}
 	// One directory per checkout: two checkouts synthesizing at once must
 	// not overwrite each other's binary.
