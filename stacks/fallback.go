@@ -166,9 +166,10 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 	// The event ECS sends when it cannot place a task of this service on
 	// Fargate Spot for lack of capacity: AWS's example "Service task
 	// placement failure event" (Amazon ECS developer guide, "Amazon ECS
-	// service action events"), as the Knowledge Center's
-	// "fargate-spot-termination-notice" matches it. The reason and the
-	// capacity provider are matched by prefix and suffix so that a
+	// service action events"). (The Knowledge Center's
+	// "fargate-spot-termination-notice" is about the other Spot event, the
+	// interruption's task state change.) The reason and the capacity
+	// provider are matched by prefix and suffix so that a
 	// RESOURCE:FARGATE_SPOT reason or an ARN in another partition still
 	// match; fallback_test.go runs the pattern on that sample.
 	awsevents.NewRule(stack, jsii.String("SpotFallbackRule"), &awsevents.RuleProps{
