@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // noEnv is a getenv without CDK_DEFAULT_ACCOUNT, as without credentials.
@@ -27,6 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 		MinTasks: 2, MaxTasks: 3, OnDemandBaseTasks: 1, CpuTargetPercent: 70,
 		ScaleInCooldown: 300e9, ScaleOutCooldown: 60e9, RequestsPerTarget: 0,
 		DeploymentStrategy: "canary", CanaryPercent: 5, LinearStepPercent: 20, StepBakeMinutes: 6, BakeMinutes: 5,
+		SpotFallback: true, SpotFallbackQuiet: 30 * time.Minute,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
 		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
 		Probe: Probe{Path: "/", Status: 200, Body: "HELLO WORLD"},
@@ -85,6 +87,9 @@ func TestConfigErrors(t *testing.T) {
 		{"minTasks", "0", `invalid context value minTasks="0": want 1 to 100`},
 		{"maxTasks", "1", `invalid context value maxTasks="1": want minTasks (2) to 100`},
 		{"onDemandBaseTasks", "-1", `invalid context value onDemandBaseTasks="-1": want 0 (all Spot) to maxTasks (3)`},
+		{"spotFallback", "yes please", `invalid context value spotFallback="yes please": want true or false`},
+		{"spotFallbackQuietMinutes", "4", `invalid context value spotFallbackQuietMinutes="4": want 5 to 180 (minutes on on-demand after a first fallback; repeats wait up to 8 times longer)`},
+		{"spotFallbackQuietMinutes", "181", `invalid context value spotFallbackQuietMinutes="181": want 5 to 180 (minutes on on-demand after a first fallback; repeats wait up to 8 times longer)`},
 		{"cpuTargetPercent", "95", `invalid context value cpuTargetPercent="95": want 10 to 90`},
 		{"scaleInCooldownSeconds", "-5", `invalid context value scaleInCooldownSeconds="-5": want 0 to 3600`},
 		{"scaleOutCooldownSeconds", "7200", `invalid context value scaleOutCooldownSeconds="7200": want 0 to 3600`},

@@ -195,6 +195,7 @@ var alternatives = map[string]any{
 	"deploymentStrategy": "linear", "canaryPercent": "10", "linearStepPercent": "25", "stepBakeMinutes": "10", "bakeMinutes": "30",
 	"logRetentionDays": "90", "corsAllowedOrigins": "https://app.example.com", "corsAllowCredentials": "true",
 	"domainName": "app.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com",
+	"spotFallback": "false", "spotFallbackQuietMinutes": "60",
 	"cpuArchitecture": "x86_64", "probePath": "/ready", "probeStatus": "204", "probeBody": "ok",
 	"alarmEmail": "ops@example.com", "alarmErrorRatePercent": "2", "alarmLatencyP99Ms": "500", "alarmCpuPercent": "80", "alarmMemoryPercent": "80",
 }

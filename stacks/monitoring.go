@@ -143,8 +143,9 @@ func newTrafficAlarms(stack awscdk.Stack, cfg Config, m albMetrics, prefix strin
 }
 
 // monitor adds the alarms that watch the load balancer and the service as
-// a whole, the alarm topic and the dashboard.
-func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms, prefix string) {
+// a whole, the alarm topic and the dashboard. It returns the alarm topic,
+// nil without alarmEmail.
+func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.FargateService, cluster awsecs.ICluster, traffic *trafficAlarms, prefix string) awssns.ITopic {
 	// Container Insights reports task counts per service.
 	insights := func(name string) awscloudwatch.Metric {
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
@@ -195,8 +196,10 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 			TreatMissingData: awscloudwatch.TreatMissingData_BREACHING,
 		}),
 	)
+	var topic awssns.ITopic
 	if cfg.AlarmEmail != "" {
-		action := awscloudwatchactions.NewSnsAction(alarmTopic(stack, cfg.AlarmEmail, alarms))
+		topic = alarmTopic(stack, cfg.AlarmEmail, alarms)
+		action := awscloudwatchactions.NewSnsAction(topic)
 		for _, a := range alarms {
 			a.AddAlarmAction(action)
 			a.AddOkAction(action)
@@ -242,6 +245,7 @@ func monitor(stack awscdk.Stack, cfg Config, m albMetrics, service awsecs.Fargat
 			},
 		},
 	})
+	return topic
 }
 
 // errorRateAlarm fires when errors exceed cfg.AlarmErrorRatePercent of

@@ -250,7 +250,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			ScaleOutCooldown: seconds(cfg.ScaleOutCooldown),
 		})
 	}
-	monitor(stack, cfg, metrics, service, props.Cluster, traffic, alarmPrefix(cfg, id))
+	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, traffic, alarmPrefix(cfg, id)))
 
 	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),

@@ -105,6 +105,9 @@ func (c Config) validate() error {
 		return bad("bakeMinutes", c.BakeMinutes, "want 0 to 1440")
 	case c.RequestsPerTarget > 0 && c.Native():
 		return bad("requestsPerTarget", c.RequestsPerTarget, "request-count scaling follows one target group, and deploymentStrategy="+c.DeploymentStrategy+" moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling")
+	case c.SpotFallbackQuiet < spotFallbackMinQuiet || c.SpotFallbackQuiet > spotFallbackMaxQuiet:
+		return bad("spotFallbackQuietMinutes", int(c.SpotFallbackQuiet.Minutes()), fmt.Sprintf("want %d to %d (minutes on on-demand after a first fallback; repeats wait up to %d times longer)",
+			int(spotFallbackMinQuiet.Minutes()), int(spotFallbackMaxQuiet.Minutes()), spotFallbackMaxQuietFactor))
 	case retentionDays[c.LogRetentionDays] == "":
 		return bad("logRetentionDays", c.LogRetentionDays, "want one of "+strings.Trim(fmt.Sprint(slices.Sorted(maps.Keys(retentionDays))), "[]"))
 	}
