@@ -192,19 +192,26 @@ esac`)
 
 func TestEcsServiceLinkedRole(t *testing.T) {
 	bin := t.TempDir()
-	fake(t, bin, "aws", `[[ "$*" == "iam create-service-linked-role --aws-service-name ecs.amazonaws.com" ]] || exit 2
+	// Each service's role answers as MODE says; an unknown service fails.
+	fake(t, bin, "aws", `case "$*" in
+"iam create-service-linked-role --aws-service-name ecs.amazonaws.com") role=AWSServiceRoleForECS ;;
+"iam create-service-linked-role --aws-service-name ecs.application-autoscaling.amazonaws.com") role=AWSServiceRoleForApplicationAutoScaling_ECSService ;;
+*) exit 2 ;;
+esac
 case $MODE in
-new) echo '{"Role": {"RoleName": "AWSServiceRoleForECS"}}' ;;
-exists) echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name AWSServiceRoleForECS has been taken in this account, please try a different suffix." >&2; exit 254 ;;
+new) echo "{\"Role\": {\"RoleName\": \"$role\"}}" ;;
+exists) echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name $role has been taken in this account, please try a different suffix." >&2; exit 254 ;;
+ecs-exists) if [[ $role == AWSServiceRoleForECS ]]; then echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name $role has been taken in this account, please try a different suffix." >&2; exit 254; fi; echo "{}" ;;
 *) echo "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized" >&2; exit 254 ;;
 esac`)
 	for mode, want := range map[string]struct {
 		code           int
 		stdout, stderr string
 	}{
-		"new":    {0, "ECS service-linked role: created\n", ""},
-		"exists": {0, "ECS service-linked role: already there\n", ""},
-		"denied": {1, "", "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized\n"},
+		"new":        {0, "ECS service-linked role: created\nApplication Auto Scaling (ECS) service-linked role: created\n", ""},
+		"exists":     {0, "ECS service-linked role: already there\nApplication Auto Scaling (ECS) service-linked role: already there\n", ""},
+		"ecs-exists": {0, "ECS service-linked role: already there\nApplication Auto Scaling (ECS) service-linked role: created\n", ""},
+		"denied":     {1, "", "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized\n"},
 	} {
 		code, stdout, stderr := run(t, t.TempDir(), bin, []string{"MODE=" + mode}, "ecs-service-linked-role.sh")
 		if code != want.code || stdout != want.stdout || stderr != want.stderr {
