@@ -1,8 +1,10 @@
 package stacks
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
@@ -118,6 +120,10 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	if cfg.TasksInPublicSubnets() {
 		subnetType = awsec2.SubnetType_PUBLIC
 	}
+	strategy := []*awsecs.CapacityProviderStrategy{
+		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
+		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
+	}
 	metrics := albMetrics{loadBalancer: props.LoadBalancerFullName, targetGroup: props.TargetGroupFullName}
 	traffic := newTrafficAlarms(stack, cfg, metrics)
 	service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
@@ -126,10 +132,11 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		// No LaunchType: it would override the strategy, which is how the
 		// original never ran on Spot. The first onDemandBaseTasks tasks
 		// run on FARGATE, every task above them on FARGATE_SPOT.
-		CapacityProviderStrategies: &[]*awsecs.CapacityProviderStrategy{
-			{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
-			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
-		},
+		CapacityProviderStrategies: &strategy,
+		// ECS refuses an update that changes only the strategy unless it
+		// forces a new deployment (aws/aws-cdk#34631); a nonce derived from
+		// the strategy forces one exactly when the strategy changes.
+		ForceNewDeployment: &awsecs.ForceNewDeployment{Enabled: jsii.Bool(true), Nonce: jsii.String(strategyNonce(strategy))},
 		// No DesiredCount: auto scaling owns it, and a stack update must
 		// not reset it.
 		MinHealthyPercent: jsii.Number(100),
@@ -218,4 +225,20 @@ func containerSecrets(stack awscdk.Stack, taskDef awsecs.TaskDefinition, secrets
 		}
 	}
 	return &out
+}
+
+// strategyNonce names a capacity-provider strategy, e.g.
+// "FARGATE:1:0,FARGATE_SPOT:0:1" (provider:base:weight): the service's
+// forced-deployment nonce, which changes when and only when the strategy
+// does.
+func strategyNonce(strategy []*awsecs.CapacityProviderStrategy) string {
+	parts := make([]string, len(strategy))
+	for i, s := range strategy {
+		base := 0.0
+		if s.Base != nil {
+			base = *s.Base
+		}
+		parts[i] = fmt.Sprintf("%s:%g:%g", *s.CapacityProvider, base, *s.Weight)
+	}
+	return strings.Join(parts, ",")
 }

@@ -291,6 +291,8 @@ func TestServiceStack(t *testing.T) {
 				},
 				"LaunchType":   assertions.Match_Absent(),
 				"DesiredCount": assertions.Match_Absent(),
+				// A strategy change forces the new deployment ECS requires.
+				"ForceNewDeployment": map[string]any{"EnableForceNewDeployment": true, "ForceNewDeploymentNonce": "FARGATE:1:0,FARGATE_SPOT:0:1"},
 				"DeploymentConfiguration": map[string]any{
 					"MinimumHealthyPercent":    100,
 					"MaximumPercent":           200,
