@@ -150,9 +150,10 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		},
 		HealthCheckGracePeriod: seconds(HealthCheckGracePeriod),
 		AssignPublicIp:         jsii.Bool(cfg.TasksInPublicSubnets()),
-		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetType},
-		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
-		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
+		// One per AZ, as the load balancer's: an existing VPC may have more.
+		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: subnetType, OnePerAz: jsii.Bool(true)},
+		SecurityGroups: &[]awsec2.ISecurityGroup{sg},
+		PropagateTags:  awsecs.PropagatedTagSource_SERVICE,
 	})
 	// The alarms are named literally; they must exist before the service.
 	service.Node().AddDependency(traffic.target5xx, traffic.latencyP99)

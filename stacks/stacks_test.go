@@ -572,12 +572,14 @@ func TestBoundToAccountAndRegion(t *testing.T) {
 }
 
 func TestExistingVpc(t *testing.T) {
-	// GIVEN vpcId, looked up in the account's VPCs (testdata/cdk.context.json)
+	// GIVEN vpcId, looked up in the account's VPCs (testdata/cdk.context.json),
+	// a VPC with two public subnets in each of its two AZs
 	s := variant(t, "ExistingVpc")
 
 	// THEN there is no Network stack, and the others use the VPC's own
 	// subnets by id: public ones for the load balancer and, without NAT,
-	// for the tasks.
+	// for the tasks, one per AZ (CreateLoadBalancer refuses two subnets in
+	// one AZ).
 	if s.stacks.Network != nil {
 		t.Fatal("a Network stack exists with vpcId")
 	}
