@@ -74,6 +74,8 @@ func TestConfigErrors(t *testing.T) {
 		{"secrets", `{"DB": "arn:aws:s3:::bucket"}`, `invalid context value secrets="DB=arn:aws:s3:::bucket": want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN`},
 		{"secrets", `{"DB": {"from": "/db", "key": "x"}}`, `invalid context value secrets="DB": want {"from": "<secret ARN or parameter>", "kmsKeyArn": "<key ARN>"} (kmsKeyArn optional)`},
 		{"secrets", `{"DB": {"from": "/db", "kmsKeyArn": "alias/db"}}`, `invalid context value secrets="DB.kmsKeyArn=alias/db": want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)`},
+		// CDK panics on a path without its leading slash.
+		{"secrets", `{"X": "prod/plain"}`, `invalid context value secrets="X=prod/plain": want a parameter path that starts with / (/prod/plain), or a Secrets Manager secret ARN: a parameter name with / in it is a path, and SSM paths are absolute`},
 		{"secrets", `{"SHUTDOWN_TIMEOUT": "/x"}`, `invalid context value secrets="SHUTDOWN_TIMEOUT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
 		{"minTasks", "0", `invalid context value minTasks="0": want 1 to 100`},
 		{"maxTasks", "1", `invalid context value maxTasks="1": want minTasks (2) to 100`},
@@ -104,6 +106,19 @@ func TestConfigErrors(t *testing.T) {
 			ctx[tt.key] = tt.value
 			checkConfigError(t, ctx, noEnv, tt.want)
 		})
+	}
+}
+
+func TestSecretParameterRegion(t *testing.T) {
+	// CDK refuses (with a stack trace) a parameter ARN from another region
+	// than the stacks' own; environment-agnostic stacks have no region to
+	// compare with.
+	ctx := cdkContext(t)
+	ctx["secrets"] = `{"X": "arn:aws:ssm:us-east-1:123456789012:parameter/prod/x"}`
+	checkConfigError(t, ctx, func(k string) string { return bound("eu-west-1")[k] },
+		`invalid context value secrets="X=arn:aws:ssm:us-east-1:123456789012:parameter/prod/x": want a parameter in the stacks' region (eu-west-1): CDK reads SSM parameters by ARN from the same region only`)
+	if _, err := loadConfig(ctx, noEnv); err != nil {
+		t.Errorf("environment-agnostic: %v", err)
 	}
 }
 
