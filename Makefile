@@ -36,7 +36,7 @@ GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
 # the work tree (as when service/ is replaced without git rm).
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -94,10 +94,17 @@ deploy: export DOCKER_BUILDKIT := 1
 deploy: $(CDK) $(NODE)
 	scripts/preflight.sh $(CDK) $(CDK_ARGS)
 	$(CDK) deploy $(STACKS) --outputs-file cdk-outputs.json $(CDK_ARGS)
+	@# What is deployed now, for make plan BASE=cdk.out.deployed; a partial
+	@# deploy (STACKS=...) leaves the last full one.
+	@if [ "$(STACKS)" = "--all" ]; then rm -rf cdk.out.deployed && cp -R cdk.out cdk.out.deployed; fi
 
 ## diff: compare every stack's template with what is deployed (needs AWS credentials)
 diff: $(CDK) $(NODE)
 	$(CDK) diff $(CDK_ARGS)
+
+## plan: what deploying the app as it is would replace, interrupt or break, against BASE=cdk.out.deployed (kept by make deploy) or BASE=main (no AWS needed)
+plan: $(CDK) $(NODE)
+	scripts/plan.sh $(CDK) '$(BASE)' $(CDK_ARGS)
 
 ## destroy: delete all stacks, service first (needs AWS credentials)
 destroy: $(CDK) $(NODE)

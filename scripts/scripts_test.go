@@ -230,19 +230,26 @@ esac`)
 
 func TestEcsServiceLinkedRole(t *testing.T) {
 	bin := t.TempDir()
-	fake(t, bin, "aws", `[[ "$*" == "iam create-service-linked-role --aws-service-name ecs.amazonaws.com" ]] || exit 2
+	// Each service's role answers as MODE says; an unknown service fails.
+	fake(t, bin, "aws", `case "$*" in
+"iam create-service-linked-role --aws-service-name ecs.amazonaws.com") role=AWSServiceRoleForECS ;;
+"iam create-service-linked-role --aws-service-name ecs.application-autoscaling.amazonaws.com") role=AWSServiceRoleForApplicationAutoScaling_ECSService ;;
+*) exit 2 ;;
+esac
 case $MODE in
-new) echo '{"Role": {"RoleName": "AWSServiceRoleForECS"}}' ;;
-exists) echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name AWSServiceRoleForECS has been taken in this account, please try a different suffix." >&2; exit 254 ;;
+new) echo "{\"Role\": {\"RoleName\": \"$role\"}}" ;;
+exists) echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name $role has been taken in this account, please try a different suffix." >&2; exit 254 ;;
+ecs-exists) if [[ $role == AWSServiceRoleForECS ]]; then echo "An error occurred (InvalidInput) when calling the CreateServiceLinkedRole operation: Service role name $role has been taken in this account, please try a different suffix." >&2; exit 254; fi; echo "{}" ;;
 *) echo "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized" >&2; exit 254 ;;
 esac`)
 	for mode, want := range map[string]struct {
 		code           int
 		stdout, stderr string
 	}{
-		"new":    {0, "ECS service-linked role: created\n", ""},
-		"exists": {0, "ECS service-linked role: already there\n", ""},
-		"denied": {1, "", "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized\n"},
+		"new":        {0, "ECS service-linked role: created\nApplication Auto Scaling (ECS) service-linked role: created\n", ""},
+		"exists":     {0, "ECS service-linked role: already there\nApplication Auto Scaling (ECS) service-linked role: already there\n", ""},
+		"ecs-exists": {0, "ECS service-linked role: already there\nApplication Auto Scaling (ECS) service-linked role: created\n", ""},
+		"denied":     {1, "", "An error occurred (AccessDenied) when calling the CreateServiceLinkedRole operation: not authorized\n"},
 	} {
 		code, stdout, stderr := run(t, t.TempDir(), bin, []string{"MODE=" + mode}, "ecs-service-linked-role.sh")
 		if code != want.code || stdout != want.stdout || stderr != want.stderr {
@@ -260,5 +267,54 @@ esac`)
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.HasPrefix(string(out), "make bootstrap: the AWS CLI (aws) is needed") || strings.Count(string(out), "\n") != 1 {
 		t.Errorf("without aws: %v, %q", err, out)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	bin := t.TempDir()
+	// The fake cdk writes an assembly where --output (or cdk.out) says; the
+	// fake plan prints what it compares.
+	fake(t, bin, "cdk", `out=cdk.out; args=()
+while (($#)); do case $1 in --output) out=$2; shift ;; synth|--quiet) ;; *) args+=("$1") ;; esac; shift; done
+mkdir -p "$out"; echo "{\"args\": \"${args[*]}\"}" > "$out/manifest.json"`)
+	fake(t, bin, "fakeplan", `echo "before: $(cat "$1/manifest.json")"; echo "after: $(cat "$2/manifest.json")"`)
+	env := []string{"PLAN=fakeplan"}
+	cdk := filepath.Join(bin, "cdk")
+
+	// Against a saved assembly: only the new side is synthesized, with the
+	// change's arguments.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "saved"), 0o755)
+	os.WriteFile(filepath.Join(dir, "saved", "manifest.json"), []byte(`{"saved": true}`), 0o644)
+	code, stdout, stderr := run(t, dir, bin, env, "plan.sh", cdk, "saved", "-c", "natGateways=0")
+	if want := "before: {\"saved\": true}\nafter: {\"args\": \"-c natGateways=0\"}\n"; code != 0 || stdout != want {
+		t.Errorf("saved assembly: exit %d, stdout %q, stderr %q; want %q", code, stdout, stderr, want)
+	}
+
+	// Against a git revision: synthesized in a temporary worktree, without
+	// the change's arguments, and the worktree is gone afterwards.
+	repo := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "base"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	code, stdout, stderr = run(t, repo, bin, env, "plan.sh", cdk, "main", "-c", "natGateways=0")
+	if want := "before: {\"args\": \"\"}\nafter: {\"args\": \"-c natGateways=0\"}\n"; code != 0 || stdout != want {
+		t.Errorf("git revision: exit %d, stdout %q, stderr %q; want %q", code, stdout, stderr, want)
+	}
+	if out, _ := exec.Command("git", "-C", repo, "worktree", "list").Output(); strings.Count(string(out), "\n") != 1 {
+		t.Errorf("worktrees left: %s", out)
+	}
+
+	// Neither, or nothing: one line saying what BASE may be.
+	for base, want := range map[string]string{
+		"":        "make plan: say what to compare with: BASE=cdk.out.deployed (saved by make deploy) or BASE=main (a git revision)\n",
+		"nowhere": "make plan: BASE=nowhere is neither a synthesized cloud assembly (a directory with manifest.json) nor a git revision\n",
+	} {
+		code, stdout, stderr := run(t, repo, bin, env, "plan.sh", cdk, base)
+		if code != 2 || stdout != "" || stderr != want {
+			t.Errorf("BASE=%q: exit %d, stdout %q, stderr %q; want %q", base, code, stdout, stderr, want)
+		}
 	}
 }

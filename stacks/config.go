@@ -296,7 +296,6 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 		MemoryMiB:             r.int("memoryMiB"),
 		CpuArchitecture:       Architecture(r.str("cpuArchitecture")),
 		Environment:           r.environment("environment"),
-		Secrets:               r.secrets("secrets"),
 		MinTasks:              r.int("minTasks"),
 		MaxTasks:              r.int("maxTasks"),
 		OnDemandBaseTasks:     r.int("onDemandBaseTasks"),
@@ -329,12 +328,6 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 			Body:   r.str("probeBody"),
 		},
 	}
-	if r.err == nil {
-		r.rejectUnknown()
-	}
-	if r.err != nil {
-		return Config{}, r.err
-	}
 	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
 	// configured) but CDK_DEFAULT_ACCOUNT only with credentials, so the
 	// account alone decides whether the stacks are bound to an environment.
@@ -343,6 +336,14 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 	}
 	if c.Account != "" && c.Region == "" {
 		c.Region = getenv("CDK_DEFAULT_REGION")
+	}
+	// Secrets last: which parameters CDK accepts depends on the region.
+	c.Secrets = r.secrets("secrets", c.Region)
+	if r.err == nil {
+		r.rejectUnknown()
+	}
+	if r.err != nil {
+		return Config{}, r.err
 	}
 	if err := c.validate(); err != nil {
 		return Config{}, err
@@ -458,8 +459,9 @@ func (r *contextReader) environment(key string) map[string]string {
 }
 
 // secrets reads the app's secret variables: each value is where the secret
-// lives, or {"from": where, "kmsKeyArn": key}.
-func (r *contextReader) secrets(key string) map[string]Secret {
+// lives, or {"from": where, "kmsKeyArn": key}. region is the stacks' region,
+// empty when they are environment-agnostic.
+func (r *contextReader) secrets(key, region string) map[string]Secret {
 	out := map[string]Secret{}
 	for name, v := range r.object(key, `{"DB_PASSWORD":"arn:aws:secretsmanager:…:secret:db-AbCdEf"}`) {
 		var from, kmsKey string
@@ -483,16 +485,10 @@ func (r *contextReader) secrets(key string) map[string]Secret {
 			r.fail(key, name, "want a secret ARN or parameter name, or an object with from and kmsKeyArn")
 			continue
 		}
-		from = strings.TrimSpace(from)
-		s, err := parseSecret(from)
-		switch {
-		case err != "" && bareWord(from):
-			// Most likely the secret itself: the error does not repeat it.
-			r.fail(key, name, err)
-		case err != "":
-			r.fail(key, name+"="+from, err)
+		s, err := parseSecret(key, name, strings.TrimSpace(from), strings.TrimSpace(kmsKey), region)
+		if err != nil && r.err == nil {
+			r.err = err
 		}
-		s.KmsKeyArn = strings.TrimSpace(kmsKey)
 		out[name] = s
 	}
 	return out
@@ -500,29 +496,46 @@ func (r *contextReader) secrets(key string) map[string]Secret {
 
 var (
 	secretArnPattern    = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6})(?::([^:]+))?$`)
-	parameterArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
+	parameterArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ssm:([a-z0-9-]+):[0-9]{12}:parameter/[A-Za-z0-9_.\-/]+$`)
 	parameterPattern    = regexp.MustCompile(`^(/[A-Za-z0-9_.\-]+)+$`)
 )
 
-// parseSecret tells a Secrets Manager secret from an SSM parameter. A
+// parseSecret is every check of one secret: it tells a Secrets Manager
+// secret from an SSM parameter and refuses, with one line, each form that
+// CDK would otherwise refuse with a stack trace at synth (aws-ssm's
+// arnForParameterName and fromStringParameterArn) or AWS at deploy. A
 // parameter is named by its path (/...) or its ARN: a bare word is more
-// likely the secret's value itself, pasted where its name belongs, and
-// would land in the template and the IAM policy.
-func parseSecret(from string) (Secret, string) {
+// likely the secret's value itself, pasted where its name belongs, which
+// would land in the template and the IAM policy, so its error does not
+// repeat it. key and name only label the error.
+func parseSecret(key, name, from, kmsKey, region string) (Secret, error) {
+	bad := func(value, allowed string) (Secret, error) {
+		return Secret{}, &ConfigError{Key: key, Value: value, Allowed: allowed}
+	}
+	var s Secret
 	if m := secretArnPattern.FindStringSubmatch(from); m != nil {
-		return Secret{SecretArn: m[1], JSONKey: m[2]}, ""
+		s = Secret{SecretArn: m[1], JSONKey: m[2]}
+	} else if m := parameterArnPattern.FindStringSubmatch(from); m != nil {
+		if region != "" && m[1] != region {
+			return bad(name+"="+from, "want a parameter in the stacks' region ("+region+"): CDK reads SSM parameters by ARN from the same region only")
+		}
+		s = Secret{ParameterArn: from}
+	} else {
+		switch {
+		case bareWord(from):
+			return bad(name, "want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN")
+		case strings.Contains(from, ":secretsmanager:"):
+			return bad(name+"="+from, "want a complete Secrets Manager secret ARN, ending in the hyphen and 6 characters AWS adds to the name, optionally followed by :json-key")
+		case strings.HasPrefix(from, "arn:") || len(from) > 2048 || !parameterPattern.MatchString(from):
+			return bad(name+"="+from, "want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter path or ARN")
+		}
+		s = Secret{ParameterName: from}
 	}
-	switch {
-	case strings.Contains(from, ":secretsmanager:"):
-		return Secret{}, "want a complete Secrets Manager secret ARN, ending in the hyphen and 6 characters AWS adds to the name, optionally followed by :json-key"
-	case parameterArnPattern.MatchString(from):
-		return Secret{ParameterArn: from}, ""
-	case !strings.HasPrefix(from, "arn:") && len(from) <= 2048 && parameterPattern.MatchString(from):
-		return Secret{ParameterName: from}, ""
-	case bareWord(from):
-		return Secret{}, "want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN"
+	if kmsKey != "" && !kmsKeyArnPattern.MatchString(kmsKey) {
+		return bad(name+".kmsKeyArn="+kmsKey, "want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)")
 	}
-	return Secret{}, "want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN"
+	s.KmsKeyArn = kmsKey
+	return s, nil
 }
 
 // bareWord reports whether a secret's from is neither an ARN nor a path.

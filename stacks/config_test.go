@@ -77,12 +77,14 @@ func TestConfigErrors(t *testing.T) {
 		{"environment", `{"1ST": "x"}`, `invalid context value environment="1ST": want a variable name of letters, digits and underscores, not starting with a digit`},
 		{"environment", `{"DB_PASSWORD": "hunter2"}`, `invalid context value environment="DB_PASSWORD": this looks like a secret, and plain variables are readable by anyone who may describe the task definition: move it to secrets`},
 		{"secrets", `{"DB": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db"}`, `invalid context value secrets="DB=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db": want a complete Secrets Manager secret ARN, ending in the hyphen and 6 characters AWS adds to the name, optionally followed by :json-key`},
-		{"secrets", `{"DB": "arn:aws:s3:::bucket"}`, `invalid context value secrets="DB=arn:aws:s3:::bucket": want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter name or ARN`},
+		{"secrets", `{"DB": "arn:aws:s3:::bucket"}`, `invalid context value secrets="DB=arn:aws:s3:::bucket": want a Secrets Manager secret ARN (optionally :json-key), or an SSM parameter path or ARN`},
 		// A value where its name belongs is refused, and not repeated.
 		{"secrets", `{"DB_PASSWORD": "hunter2"}`, `invalid context value secrets="DB_PASSWORD": want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN`},
 		{"secrets", `{"DB_PASSWORD": "prod/db-password"}`, `invalid context value secrets="DB_PASSWORD": want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN`},
 		{"secrets", `{"DB": {"from": "/db", "key": "x"}}`, `invalid context value secrets="DB": want {"from": "<secret ARN or parameter>", "kmsKeyArn": "<key ARN>"} (kmsKeyArn optional)`},
 		{"secrets", `{"DB": {"from": "/db", "kmsKeyArn": "alias/db"}}`, `invalid context value secrets="DB.kmsKeyArn=alias/db": want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)`},
+		// CDK panics on a path without its leading slash.
+		{"secrets", `{"X": "prod/plain"}`, `invalid context value secrets="X": want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN`},
 		{"secrets", `{"SHUTDOWN_TIMEOUT": "/x"}`, `invalid context value secrets="SHUTDOWN_TIMEOUT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
 		{"minTasks", "0", `invalid context value minTasks="0": want 1 to 100`},
 		{"maxTasks", "1", `invalid context value maxTasks="1": want minTasks (2) to 100`},
@@ -124,6 +126,19 @@ func TestConfigErrors(t *testing.T) {
 			ctx[tt.key] = tt.value
 			checkConfigError(t, ctx, noEnv, tt.want)
 		})
+	}
+}
+
+func TestSecretParameterRegion(t *testing.T) {
+	// CDK refuses (with a stack trace) a parameter ARN from another region
+	// than the stacks' own; environment-agnostic stacks have no region to
+	// compare with.
+	ctx := cdkContext(t)
+	ctx["secrets"] = `{"X": "arn:aws:ssm:us-east-1:123456789012:parameter/prod/x"}`
+	checkConfigError(t, ctx, func(k string) string { return bound("eu-west-1")[k] },
+		`invalid context value secrets="X=arn:aws:ssm:us-east-1:123456789012:parameter/prod/x": want a parameter in the stacks' region (eu-west-1): CDK reads SSM parameters by ARN from the same region only`)
+	if _, err := loadConfig(ctx, noEnv); err != nil {
+		t.Errorf("environment-agnostic: %v", err)
 	}
 }
 

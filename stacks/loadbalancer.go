@@ -90,10 +90,12 @@ func NewLoadBalancerStack(scope constructs.Construct, id string, props *LoadBala
 	suppress(sg, "AwsSolutions-EC23", "The internet-facing load balancer of a public web service: its listener ports are open to the world by design, and the tasks accept traffic only from this security group.")
 
 	alb := awselasticloadbalancingv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &awselasticloadbalancingv2.ApplicationLoadBalancerProps{
-		Vpc:                     vpc,
-		InternetFacing:          jsii.Bool(true),
-		SecurityGroup:           sg,
-		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
+		Vpc:            vpc,
+		InternetFacing: jsii.Bool(true),
+		SecurityGroup:  sg,
+		// One subnet per AZ: an existing VPC may have several public
+		// subnets in one AZ, and CreateLoadBalancer refuses that.
+		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC, OnePerAz: jsii.Bool(true)},
 		DropInvalidHeaderFields: jsii.Bool(true),
 		IdleTimeout:             seconds(IdleTimeout),
 	})

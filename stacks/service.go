@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
@@ -191,25 +192,31 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		metrics.targetGroups = append(metrics.targetGroups, tg.TargetGroupFullName())
 	}
 	traffic := newTrafficAlarms(stack, cfg, metrics, alarmPrefix(cfg, id))
+	strategy := []*awsecs.CapacityProviderStrategy{
+		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
+		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
+	}
 	serviceProps := &awsecs.FargateServiceProps{
 		Cluster:        props.Cluster,
 		TaskDefinition: taskDef,
 		// No LaunchType: it would override the strategy, which is how the
 		// original never ran on Spot. The first onDemandBaseTasks tasks
 		// run on FARGATE, every task above them on FARGATE_SPOT.
-		CapacityProviderStrategies: &[]*awsecs.CapacityProviderStrategy{
-			{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
-			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
-		},
+		CapacityProviderStrategies: &strategy,
+		// ECS refuses an update that changes only the strategy unless it
+		// forces a new deployment (aws/aws-cdk#34631); a nonce derived from
+		// the strategy forces one exactly when the strategy changes.
+		ForceNewDeployment: &awsecs.ForceNewDeployment{Enabled: jsii.Bool(true), Nonce: jsii.String(strategyNonce(strategy))},
 		// No DesiredCount: auto scaling owns it, and a stack update must
 		// not reset it.
 		MinHealthyPercent:      jsii.Number(100),
 		MaxHealthyPercent:      jsii.Number(200),
 		HealthCheckGracePeriod: seconds(HealthCheckGracePeriod),
 		AssignPublicIp:         jsii.Bool(cfg.TasksInPublicSubnets()),
-		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: subnetType},
-		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
-		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
+		// One per AZ, as the load balancer's: an existing VPC may have more.
+		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: subnetType, OnePerAz: jsii.Bool(true)},
+		SecurityGroups: &[]awsec2.ISecurityGroup{sg},
+		PropagateTags:  awsecs.PropagatedTagSource_SERVICE,
 	}
 	deployment(cfg, serviceProps, traffic.names)
 	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
@@ -326,4 +333,20 @@ func containerSecrets(stack awscdk.Stack, taskDef awsecs.TaskDefinition, secrets
 		}
 	}
 	return &out
+}
+
+// strategyNonce names a capacity-provider strategy, e.g.
+// "FARGATE:1:0,FARGATE_SPOT:0:1" (provider:base:weight): the service's
+// forced-deployment nonce, which changes when and only when the strategy
+// does.
+func strategyNonce(strategy []*awsecs.CapacityProviderStrategy) string {
+	parts := make([]string, len(strategy))
+	for i, s := range strategy {
+		base := 0.0
+		if s.Base != nil {
+			base = *s.Base
+		}
+		parts[i] = fmt.Sprintf("%s:%g:%g", *s.CapacityProvider, base, *s.Weight)
+	}
+	return strings.Join(parts, ",")
 }

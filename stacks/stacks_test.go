@@ -289,6 +289,8 @@ func TestServiceStack(t *testing.T) {
 				},
 				"LaunchType":   assertions.Match_Absent(),
 				"DesiredCount": assertions.Match_Absent(),
+				// A strategy change forces the new deployment ECS requires.
+				"ForceNewDeployment": map[string]any{"EnableForceNewDeployment": true, "ForceNewDeploymentNonce": "FARGATE:1:0,FARGATE_SPOT:0:1"},
 				"DeploymentConfiguration": map[string]any{
 					"MinimumHealthyPercent":    100,
 					"MaximumPercent":           200,
@@ -695,12 +697,14 @@ func TestBoundToAccountAndRegion(t *testing.T) {
 }
 
 func TestExistingVpc(t *testing.T) {
-	// GIVEN vpcId, looked up in the account's VPCs (testdata/cdk.context.json)
+	// GIVEN vpcId, looked up in the account's VPCs (testdata/cdk.context.json),
+	// a VPC with two public subnets in each of its two AZs
 	s := variant(t, "ExistingVpc")
 
 	// THEN there is no Network stack, and the others use the VPC's own
 	// subnets by id: public ones for the load balancer and, without NAT,
-	// for the tasks.
+	// for the tasks, one per AZ (CreateLoadBalancer refuses two subnets in
+	// one AZ).
 	if s.stacks.Network != nil {
 		t.Fatal("a Network stack exists with vpcId")
 	}

@@ -154,8 +154,8 @@ func describeMemory(m []int) string {
 
 // validateVariables checks the app's environment and secrets: names a shell
 // and ECS accept, none that the stacks set themselves, none in both maps,
-// no secret-looking name in the plain environment, and a key ARN that IAM
-// can scope kms:Decrypt to.
+// and no secret-looking name in the plain environment (where each secret
+// lives, parseSecret checks).
 func (c Config) validateVariables() error {
 	stackSet := c.stackEnvironment()
 	check := func(key, name string) error {
@@ -182,9 +182,6 @@ func (c Config) validateVariables() error {
 		}
 		if _, plain := c.Environment[name]; plain {
 			return &ConfigError{Key: "secrets", Value: name, Allowed: "also set in environment: keep one of the two"}
-		}
-		if k := c.Secrets[name].KmsKeyArn; k != "" && !kmsKeyArnPattern.MatchString(k) {
-			return &ConfigError{Key: "secrets", Value: name + ".kmsKeyArn=" + k, Allowed: "want a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/<key id> (not an alias)"}
 		}
 	}
 	return nil

@@ -1,0 +1,319 @@
+package stacks
+
+import (
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/sebdah/goldie/v2"
+
+	"github.com/fargo-cdk/fargo/internal/plan"
+)
+
+// planBases are the deployed configurations the plans start from, all
+// account-bound as a real deploy is: the defaults, and the two settings
+// whose own change is planned from their non-default value.
+var planBases = map[string]map[string]any{
+	"default": {},
+	"nat":     {"natGateways": "1"},
+	"domain":  {"domainName": "app.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"},
+	"rolling": {"deploymentStrategy": "rolling"},
+	"linear":  {"deploymentStrategy": "linear"},
+}
+
+// planCase is a realistic change of one setting on a running deployment.
+type planCase struct {
+	name string // the golden file: testdata/plans/<name>.plan
+	key  string // the README Configuration key it plans
+	base string
+	set  map[string]any
+	// change says what the case changes, for the README table.
+	change string
+	// interrupts is what the change does beyond what the plan shows (a new
+	// deployment of the tasks the plan shows itself), in words.
+	interrupts string
+	// unsafe, when set, is why the change cannot be made safe in two
+	// deploys on this layout and what to do instead; the test fails if the
+	// plan then breaks no invariant, so that the note cannot outlive its
+	// cause.
+	unsafe string
+}
+
+// rollsTasks is what a new deployment of the service does to the traffic
+// (stacks/timings.go has the numbers).
+const rollsTasks = "a new deployment with deploymentStrategy (by default a canary of about 13 minutes, see Deploy strategies): new tasks start and pass 3 health checks 5 s apart before they take traffic, and the old ones drain (15 s) and stop; no request is lost"
+
+var planCases = []planCase{
+	{name: "appName", key: "appName", set: map[string]any{"appName": "shop"}, change: "`fargo` → `shop`",
+		interrupts: "a second deployment under the new name; the old one keeps running until `make destroy` with the old name"},
+	{name: "account", key: "account", set: map[string]any{"account": "210987654321", "region": "eu-west-1"}, change: "another account",
+		interrupts: "a second deployment in that account; the deployed one is untouched"},
+	{name: "region", key: "region", set: map[string]any{"region": "us-east-1", "account": account}, change: "eu-west-1 → us-east-1",
+		interrupts: "a second deployment in that region; the deployed one is untouched"},
+	{name: "vpcId", key: "vpcId", set: map[string]any{"vpcId": "vpc-0123456789abcdef0"}, change: "own VPC → an existing VPC",
+		unsafe: "the load balancer's target group and security groups move to the other VPC, and the Service stack imports them: destroy and deploy again (see Existing VPC)"},
+	{name: "maxAzs", key: "maxAzs", set: map[string]any{"maxAzs": "2"}, change: "3 → 2"},
+	{name: "natGateways-up", key: "natGateways", set: map[string]any{"natGateways": "1"}, change: "0 → 1"},
+	{name: "natGateways-down", key: "natGateways", base: "nat", set: map[string]any{"natGateways": "0"}, change: "1 → 0"},
+	{name: "containerPort", key: "containerPort", set: map[string]any{"containerPort": "8080"}, change: "5000 → 8080"},
+	{name: "healthCheckPath", key: "healthCheckPath", set: map[string]any{"healthCheckPath": "/health/ready"}, change: "`/healthcheck` → `/health/ready`",
+		unsafe: "the LoadBalancer stack checks the new path before the Service stack's tasks answer it: they turn unhealthy within 10 s and the service answers 503 until the new tasks are healthy (issue 20 moves the target group into the Service stack); until then keep the old path answering in the app while you change it"},
+	{name: "cpu", key: "cpu", set: map[string]any{"cpu": "512", "memoryMiB": "1024"}, change: "256 → 512 (with memoryMiB 1024)"},
+	{name: "memoryMiB", key: "memoryMiB", set: map[string]any{"memoryMiB": "1024"}, change: "512 → 1024"},
+	{name: "environment", key: "environment", set: map[string]any{"environment": `{"LOG_LEVEL": "debug"}`}, change: "a new variable"},
+	{name: "secrets", key: "secrets", set: map[string]any{"secrets": `{"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf"}`}, change: "a new secret"},
+	{name: "minTasks", key: "minTasks", set: map[string]any{"minTasks": "3"}, change: "2 → 3"},
+	{name: "maxTasks", key: "maxTasks", set: map[string]any{"maxTasks": "6"}, change: "3 → 6"},
+	{name: "onDemandBaseTasks", key: "onDemandBaseTasks", set: map[string]any{"onDemandBaseTasks": "0"}, change: "1 → 0"},
+	{name: "cpuTargetPercent", key: "cpuTargetPercent", set: map[string]any{"cpuTargetPercent": "50"}, change: "70 → 50"},
+	{name: "scaleInCooldownSeconds", key: "scaleInCooldownSeconds", set: map[string]any{"scaleInCooldownSeconds": "600"}, change: "300 → 600"},
+	{name: "scaleOutCooldownSeconds", key: "scaleOutCooldownSeconds", set: map[string]any{"scaleOutCooldownSeconds": "30"}, change: "60 → 30"},
+	{name: "requestsPerTarget", key: "requestsPerTarget", base: "rolling", set: map[string]any{"requestsPerTarget": "500"}, change: "off → 500 (with deploymentStrategy rolling)"},
+	{name: "deploymentStrategy-rolling", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "rolling"}, change: "canary → rolling"},
+	{name: "deploymentStrategy-linear", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "linear"}, change: "canary → linear"},
+	{name: "deploymentStrategy-blueGreen", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "blueGreen"}, change: "canary → blueGreen"},
+	{name: "canaryPercent", key: "canaryPercent", set: map[string]any{"canaryPercent": "10"}, change: "5 → 10"},
+	{name: "linearStepPercent", key: "linearStepPercent", base: "linear", set: map[string]any{"linearStepPercent": "25"}, change: "20 → 25 (with deploymentStrategy linear)"},
+	{name: "stepBakeMinutes", key: "stepBakeMinutes", set: map[string]any{"stepBakeMinutes": "10"}, change: "6 → 10"},
+	{name: "bakeMinutes", key: "bakeMinutes", set: map[string]any{"bakeMinutes": "30"}, change: "5 → 30"},
+	{name: "cpuArchitecture", key: "cpuArchitecture", set: map[string]any{"cpuArchitecture": "x86_64"}, change: "arm64 → x86_64"},
+	{name: "spotFallback", key: "spotFallback", set: map[string]any{"spotFallback": "false"}, change: "on → off"},
+	{name: "spotFallbackQuietMinutes", key: "spotFallbackQuietMinutes", set: map[string]any{"spotFallbackQuietMinutes": "60"}, change: "30 → 60"},
+	{name: "probePath", key: "probePath", set: map[string]any{"probePath": "/ready", "probeStatus": "204", "probeBody": ""}, change: "what make smoke, make integ and the e2e test request: no stack changes"},
+	{name: "probePath", key: "probeStatus"},
+	{name: "probePath", key: "probeBody"},
+	{name: "logRetentionDays", key: "logRetentionDays", set: map[string]any{"logRetentionDays": "90"}, change: "30 → 90"},
+	{name: "corsAllowedOrigins", key: "corsAllowedOrigins", set: map[string]any{"corsAllowedOrigins": "https://app.example.com"}, change: "`*` → one origin"},
+	{name: "corsAllowCredentials", key: "corsAllowCredentials", set: map[string]any{"corsAllowedOrigins": "https://app.example.com", "corsAllowCredentials": "true"}, change: "false → true (with one origin)"},
+	{name: "domainName", key: "domainName", set: map[string]any{"domainName": "app.example.com", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}, change: "on, with `certificateArn`",
+		interrupts: "the serving listener moves from HTTP 80 to HTTPS 443 in place (the service's rules stay), then a new port-80 listener redirects to it: port 80 refuses connections for the seconds between the two, and clients that do not follow redirects stop working on http://"},
+	{name: "hostedZone", key: "hostedZoneId", set: planBases["domain"], change: "domain on, with the zone (and `hostedZoneName`)",
+		interrupts: "as domainName, and the listener's move to HTTPS waits for ACM's DNS validation of the new certificate, serving HTTP on 80 until then"},
+	{name: "hostedZone", key: "hostedZoneName"},
+	{name: "certificateArn", key: "certificateArn", base: "domain", set: map[string]any{"hostedZoneId": "", "hostedZoneName": "", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"},
+		change: "ACM-issued → your certificate"},
+	{name: "alarmEmail", key: "alarmEmail", set: map[string]any{"alarmEmail": "ops@example.com"}, change: "on",
+		interrupts: "SNS e-mails a confirmation request; alarms reach the address once it is confirmed"},
+	{name: "alarmErrorRatePercent", key: "alarmErrorRatePercent", set: map[string]any{"alarmErrorRatePercent": "2"}, change: "5 → 2"},
+	{name: "alarmLatencyP99Ms", key: "alarmLatencyP99Ms", set: map[string]any{"alarmLatencyP99Ms": "500"}, change: "1000 → 500"},
+	{name: "alarmCpuPercent", key: "alarmCpuPercent", set: map[string]any{"alarmCpuPercent": "80"}, change: "90 → 80"},
+	{name: "alarmMemoryPercent", key: "alarmMemoryPercent", set: map[string]any{"alarmMemoryPercent": "80"}, change: "90 → 80"},
+}
+
+// planConfig is one synthesized configuration, by name.
+func (c planCase) config() (string, map[string]any) {
+	base := c.base
+	if base == "" {
+		base = "default"
+	}
+	set := maps.Clone(planBases[base])
+	maps.Copy(set, c.set)
+	return c.name, set
+}
+
+// synthPlanAssemblies synthesizes each configuration in an app of its own
+// (a stage would put its name into resource names and logical ids),
+// without the template validator and cdk-nag, which the other tests run on
+// the configurations they check.
+func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[string]string {
+	t.Helper()
+	ctx := cdkContext(t)
+	maps.Copy(ctx, testContext(t))
+	ctx["aws:cdk:disable-asset-staging"] = true
+	dirs := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(configs)) {
+		c := maps.Clone(ctx)
+		maps.Copy(c, configs[name])
+		cfg, err := loadConfig(c, func(k string) string { return bound("eu-west-1")[k] })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		dirs[name] = t.TempDir()
+		mustNotPanic(t, func() {
+			app := awscdk.NewApp(&awscdk.AppProps{
+				Context:                         &c,
+				Outdir:                          jsii.String(dirs[name]),
+				BuiltinCloudFormationValidation: jsii.Bool(false),
+			})
+			build(app, cfg, ServiceImage(repoRoot, cfg.CpuArchitecture), false)
+			app.Synth(nil)
+		})
+	}
+	return dirs
+}
+
+// plans holds each case's plan, computed once.
+var plans map[string]*plan.Plan
+
+func casePlans(t *testing.T) map[string]*plan.Plan {
+	t.Helper()
+	if plans != nil {
+		return plans
+	}
+	requireTool(t, "cfn-lint")
+	schemaDir, err := plan.CfnLintSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := map[string]map[string]any{}
+	for name, set := range planBases {
+		configs["base-"+name] = set
+	}
+	// A case whose configuration is a base's reuses the base's assembly.
+	same := map[string]string{}
+	for _, c := range planCases {
+		if c.set == nil {
+			continue
+		}
+		name, set := c.config()
+		for base, b := range planBases {
+			if maps.Equal(b, set) {
+				same[name] = "base-" + base
+			}
+		}
+		if same[name] == "" {
+			configs[name] = set
+		}
+	}
+	dirs := synthPlanAssemblies(t, configs)
+	for name, base := range same {
+		dirs[name] = dirs[base]
+	}
+	schemas := plan.SchemaCache(schemaDir)
+	plans = map[string]*plan.Plan{}
+	for _, c := range planCases {
+		if c.set == nil {
+			continue
+		}
+		base := c.base
+		if base == "" {
+			base = "default"
+		}
+		before, err := plan.Load(dirs["base-"+base])
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := plan.Load(dirs[c.name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := plan.Diff(before, after, schemas)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		p.Check()
+		plans[c.name] = p
+	}
+	return plans
+}
+
+// TestPlans pins the change plan of every setting (testdata/plans) and
+// fails when a plan breaks an invariant that its case does not declare
+// unsafe. Regenerate the plans and the README table after a change of
+// the stacks with: go test ./stacks -run TestPlans -update
+func TestPlans(t *testing.T) {
+	all := casePlans(t)
+	g := goldie.New(t, goldie.WithFixtureDir(filepath.Join("testdata", "plans")), goldie.WithNameSuffix(".plan"))
+	for _, c := range planCases {
+		if c.set == nil {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			p := all[c.name]
+			g.Assert(t, c.name, []byte(p.Format()))
+			switch {
+			case len(p.Violations) > 0 && len(p.TwoSteps) == 0 && c.unsafe == "":
+				t.Errorf("the plan breaks an invariant, with no safe two-step order:\n%s", p.Format())
+			case len(p.Violations) == 0 && c.unsafe != "":
+				t.Errorf("declared unsafe (%s), but the plan breaks no invariant: drop the note", c.unsafe)
+			}
+		})
+	}
+	checkPlanTable(t, all)
+}
+
+// TestPlansCoverEveryKey: every context key (the Defaults, which
+// TestEveryKeyIsDocumented keeps equal to the README's Configuration
+// table) has a plan.
+func TestPlansCoverEveryKey(t *testing.T) {
+	planned := map[string]bool{}
+	for _, c := range planCases {
+		planned[c.key] = true
+	}
+	for _, key := range userKeys(t) {
+		if !planned[key] {
+			t.Errorf("no change plan for %s: add a planCase", key)
+		}
+	}
+}
+
+const (
+	tableBegin = "<!-- plan table: go test ./stacks -run TestPlans -update writes it -->"
+	tableEnd   = "<!-- end of plan table -->"
+)
+
+// planTable renders the README's "What changing a setting does" table
+// from the plans.
+func planTable(all map[string]*plan.Plan) string {
+	var b strings.Builder
+	b.WriteString("| key | change planned | what the deploy does | for the running service |\n|---|---|---|---|\n")
+	byName := map[string]planCase{}
+	for _, c := range planCases {
+		if c.set != nil {
+			byName[c.name] = c
+		}
+	}
+	for _, k := range planCases {
+		c := byName[k.name]
+		p := all[c.name]
+		what := p.Summary()
+		var effects []string
+		if p.RollsTasks() {
+			effects = append(effects, rollsTasks)
+		}
+		if c.interrupts != "" {
+			effects = append(effects, c.interrupts)
+		}
+		if c.unsafe != "" {
+			effects = append(effects, "**unsafe**: "+c.unsafe)
+		}
+		if len(effects) == 0 {
+			effects = append(effects, "nothing: no task restarts")
+		}
+		effect := strings.Join(effects, "; ")
+		fmt.Fprintf(&b, "| [`%s`](stacks/testdata/plans/%s.plan) | %s | %s | %s |\n", k.key, c.name, c.change, what, effect)
+	}
+	return b.String()
+}
+
+// checkPlanTable compares the README's table with the plans, and with
+// -update writes it.
+func checkPlanTable(t *testing.T, all map[string]*plan.Plan) {
+	readme := filepath.Join(repoRoot, "README.md")
+	data, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i, j := strings.Index(s, tableBegin), strings.Index(s, tableEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no plan table between %q and %q", tableBegin, tableEnd)
+	}
+	want := planTable(all)
+	if got := s[i+len(tableBegin)+1 : j]; got != want {
+		if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+			if err := os.WriteFile(readme, []byte(s[:i+len(tableBegin)+1]+want+s[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Errorf("README's plan table is not what the plans say; run go test ./stacks -run TestPlans -update, want:\n%s", want)
+	}
+}
