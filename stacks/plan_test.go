@@ -48,7 +48,7 @@ type planCase struct {
 
 // rollsTasks is what a new deployment of the service does to the traffic
 // (stacks/timings.go has the numbers).
-const rollsTasks = "a new deployment with deploymentStrategy (by default a canary of about 13 minutes, see Deploy strategies): new tasks start and pass 3 health checks 5 s apart before they take traffic, and the old ones drain (15 s) and stop; no request is lost"
+const rollsTasks = "new tasks, deployed with deploymentStrategy (a canary of about 13 minutes by default; see Deploy strategies); no request is lost"
 
 var planCases = []planCase{
 	{name: "appName", key: "appName", set: map[string]any{"appName": "shop"}, change: "`fargo` → `shop`",
@@ -64,7 +64,7 @@ var planCases = []planCase{
 	{name: "natGateways-down", key: "natGateways", base: "nat", set: map[string]any{"natGateways": "0"}, change: "1 → 0"},
 	{name: "containerPort", key: "containerPort", set: map[string]any{"containerPort": "8080"}, change: "5000 → 8080"},
 	{name: "healthCheckPath", key: "healthCheckPath", set: map[string]any{"healthCheckPath": "/health/ready"}, change: "`/healthcheck` → `/health/ready`",
-		unsafe: "the LoadBalancer stack checks the new path before the Service stack's tasks answer it: they turn unhealthy within 10 s and the service answers 503 until the new tasks are healthy (issue 20 moves the target group into the Service stack); until then keep the old path answering in the app while you change it"},
+		unsafe: "CloudFormation updates the target groups before the service, so they check the new path before any task answers it: the running tasks turn unhealthy within 10 s and ECS replaces them; deploy an app that answers both paths first, then change the key (docs/deploy-strategies.md, Changing healthCheckPath)"},
 	{name: "cpu", key: "cpu", set: map[string]any{"cpu": "512", "memoryMiB": "1024"}, change: "256 → 512 (with memoryMiB 1024)"},
 	{name: "memoryMiB", key: "memoryMiB", set: map[string]any{"memoryMiB": "1024"}, change: "512 → 1024"},
 	{name: "environment", key: "environment", set: map[string]any{"environment": `{"LOG_LEVEL": "debug"}`}, change: "a new variable"},

@@ -295,7 +295,7 @@ func warnHealthPathChange(stack awscdk.Stack, targetGroup constructs.IConstruct,
 	for _, r := range previous.Resources {
 		if old := r.Properties.HealthCheckPath; r.Type == "AWS::ElasticLoadBalancingV2::TargetGroup" && old != "" && old != cfg.HealthCheckPath {
 			awscdk.Annotations_Of(targetGroup).AddWarningV2(jsii.String("fargo:healthCheckPathChange"), jsii.String(fmt.Sprintf(
-				"healthCheckPath %s -> %s: the running tasks answer only %s and turn unhealthy as soon as the target groups check %s; deploy in two steps (README, Changing the health check path)",
+				"healthCheckPath %s -> %s: the running tasks answer only %s and turn unhealthy as soon as the target groups check %s; deploy in two steps (docs/deploy-strategies.md, Changing healthCheckPath)",
 				old, cfg.HealthCheckPath, old, cfg.HealthCheckPath)), nil)
 			return
 		}
