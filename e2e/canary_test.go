@@ -241,21 +241,27 @@ func canary(t *testing.T, s settings, p *proxy, l *load, blue, green []*instance
 		return rollback()
 	case <-time.After(baked(s.bake)):
 	}
-	// The old tasks go as in any deploy: deregistered, drained, stopped.
-	for _, b := range blue {
+	// The old tasks go as in any deploy.
+	retire(p, s, blue)
+	afterExit(s)
+	d.end = time.Now()
+	return d
+}
+
+// retire takes old tasks out as ECS does in any deploy: deregistered,
+// drained for the deregistration delay, then stopped together.
+func retire(p *proxy, s settings, old []*instance) {
+	for _, b := range old {
 		p.deregister(b)
 	}
 	time.Sleep(scaled(s.deregistration))
 	var wg sync.WaitGroup
-	for _, b := range blue {
+	for _, b := range old {
 		if b.cmd != nil {
 			wg.Go(func() { b.stop(scaled(s.stopTimeout)) })
 		}
 	}
 	wg.Wait()
-	afterExit(s)
-	d.end = time.Now()
-	return d
 }
 
 // rolling deploys green as a rolling deployment does (minimum 100 %,
@@ -274,17 +280,7 @@ func rolling(t *testing.T, s settings, p *proxy, l *load, blue, green []*instanc
 	for _, g := range green {
 		p.waitStatus(g.name, "UP", healthy)
 	}
-	for _, b := range blue {
-		p.deregister(b)
-	}
-	time.Sleep(scaled(s.deregistration))
-	var wg sync.WaitGroup
-	for _, b := range blue {
-		if b.cmd != nil {
-			wg.Go(func() { b.stop(scaled(s.stopTimeout)) })
-		}
-	}
-	wg.Wait()
+	retire(p, s, blue)
 	limit := baked(time.Duration(s.alarmPeriods)*s.alarmPeriod+metricDelay) * 4
 	select {
 	case <-fired:

@@ -3,7 +3,6 @@ package stacks
 import (
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -322,30 +321,16 @@ func stageImage(t *testing.T, dir string, arch Architecture) (string, string) {
 		taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{Image: ServiceImage(dir, cfg.CpuArchitecture)})
 		app.Synth(nil)
 	})
-	data, err := os.ReadFile(filepath.Join(outdir, "Service.assets.json"))
-	if err != nil {
-		t.Fatal(err)
+	images := imageAssets(t, outdir)
+	if len(images) != 1 {
+		t.Fatalf("Service.assets.json has %d image assets, want 1", len(images))
 	}
-	var manifest struct {
-		DockerImages map[string]struct {
-			Source struct {
-				Directory string `json:"directory"`
-				Platform  string `json:"platform"`
-			} `json:"source"`
-		} `json:"dockerImages"`
-	}
-	if err := json.Unmarshal(data, &manifest); err != nil {
-		t.Fatalf("Service.assets.json: %v", err)
-	}
-	if len(manifest.DockerImages) != 1 {
-		t.Fatalf("Service.assets.json has %d image assets, want 1", len(manifest.DockerImages))
-	}
-	for _, image := range manifest.DockerImages {
-		staged := filepath.Join(outdir, image.Source.Directory)
-		if image.Source.Directory == "" || staged == dir {
-			t.Fatalf("image source directory %q: want a staged copy in the cloud assembly", image.Source.Directory)
+	for _, image := range images {
+		staged := filepath.Join(outdir, image.Directory)
+		if image.Directory == "" || staged == dir {
+			t.Fatalf("image source directory %q: want a staged copy in the cloud assembly", image.Directory)
 		}
-		return staged, image.Source.Platform
+		return staged, image.Platform
 	}
 	return "", ""
 }

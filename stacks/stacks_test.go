@@ -442,7 +442,11 @@ func TestCpuArchitecture(t *testing.T) {
 				},
 			})
 			images := imageAssets(t, s.outdir)
-			if platforms := slices.Collect(maps.Values(images)); !slices.Equal(platforms, []string{tt.imagePlatform}) {
+			var platforms []string
+			for _, image := range images {
+				platforms = append(platforms, image.Platform)
+			}
+			if !slices.Equal(platforms, []string{tt.imagePlatform}) {
 				t.Fatalf("image asset platforms %q, want [%s]", platforms, tt.imagePlatform)
 			}
 			for hash := range images {
@@ -455,10 +459,16 @@ func TestCpuArchitecture(t *testing.T) {
 	}
 }
 
-// imageAssets returns the platform of each image asset in the Service
-// stack's asset manifest, which `cdk deploy` passes to docker build, by
-// asset hash.
-func imageAssets(t *testing.T, outdir string) map[string]string {
+// imageSource is where `cdk deploy` builds one image asset: the build
+// context and the platform it passes to docker build.
+type imageSource struct {
+	Directory string `json:"directory"`
+	Platform  string `json:"platform"`
+}
+
+// imageAssets returns the source of each image asset in the Service
+// stack's asset manifest, by asset hash.
+func imageAssets(t *testing.T, outdir string) map[string]imageSource {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(outdir, "Service.assets.json"))
 	if err != nil {
@@ -466,17 +476,15 @@ func imageAssets(t *testing.T, outdir string) map[string]string {
 	}
 	var manifest struct {
 		DockerImages map[string]struct {
-			Source struct {
-				Platform string `json:"platform"`
-			} `json:"source"`
+			Source imageSource `json:"source"`
 		} `json:"dockerImages"`
 	}
 	if err := json.Unmarshal(data, &manifest); err != nil {
 		t.Fatalf("Service.assets.json: %v", err)
 	}
-	out := map[string]string{}
+	out := map[string]imageSource{}
 	for hash, image := range manifest.DockerImages {
-		out[hash] = image.Source.Platform
+		out[hash] = image.Source
 	}
 	return out
 }

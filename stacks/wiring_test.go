@@ -1,9 +1,7 @@
 package stacks
 
 import (
-	"encoding/json"
 	"maps"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -258,22 +256,11 @@ func TestReplacingAnImportedResourceFailsLoudly(t *testing.T) {
 // create-only property: one that CloudFormation can only change by
 // replacing the resource.
 func TestReplacementsReplace(t *testing.T) {
-	requireTool(t, "cfn-lint")
 	types := slices.Sorted(maps.Keys(replacements))
-	script := `import json, sys
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER as m
-print(json.dumps({t: m.get_resource_schema("us-east-1", t).schema.get("createOnlyProperties", []) for t in sys.argv[1:]}))`
-	out, err := exec.Command("python3", append([]string{"-c", script}, types...)...).Output()
-	if err != nil {
-		t.Fatalf("reading cfn-lint's schemas: %v", err)
-	}
-	var createOnly map[string][]string
-	if err := json.Unmarshal(out, &createOnly); err != nil {
-		t.Fatal(err)
-	}
+	schema := createOnly(t, types)
 	for _, typ := range types {
-		if p := "/properties/" + replacements[typ].property; !slices.Contains(createOnly[typ], p) {
-			t.Errorf("%s: %s is not create-only (the schema lists %v), so changing it does not replace the resource", typ, p, createOnly[typ])
+		if p := replacements[typ].property; !slices.Contains(schema[typ], p) {
+			t.Errorf("%s: %s is not create-only (the schema lists %v), so changing it does not replace the resource", typ, p, schema[typ])
 		}
 	}
 }
