@@ -34,6 +34,13 @@ GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
 
 # The Go files gofmt checks: tracked and new ones, less those deleted from
 # the work tree (as when service/ is replaced without git rm).
+# Test packages in flight at once: one more than the cores. The e2e and
+# serve tests spend most of their time waiting on timers (drains, bakes,
+# health checks), so with one package per core the CPU-bound stacks tests
+# start only after them; measured on 2 cores, a warm make test took 61 s
+# with -p 2 and 43-48 s with -p 3.
+TEST_PACKAGES := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
+
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
 .PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role versions
@@ -56,7 +63,7 @@ test: $(NODE)
 	go vet ./...
 	go vet -tags integ,walkthrough ./...
 	go tool actionlint .github/workflows/*.yml
-	go test ./...
+	go test -p $(TEST_PACKAGES) ./...
 
 # The cfn-lint whose findings stacks/testdata/cfn-lint-accepted.json was
 # written against: another version may find other things.
