@@ -153,6 +153,29 @@ func newWorld(t *testing.T) *world {
 }
 
 // sample is AWS's sample event, with edit applied to its decoded form.
+// ignoredEvents are the events that neither the stacks' rule nor the
+// function may act on: AWS's sample placement failure with one field
+// changed each (testdata/ignored-events.json, which the stacks' rule test
+// reads too).
+func ignoredEvents(t *testing.T) []struct {
+	Name  string
+	Event map[string]any
+} {
+	t.Helper()
+	data, err := os.ReadFile("testdata/ignored-events.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []struct {
+		Name  string
+		Event map[string]any
+	}
+	if err := json.Unmarshal(data, &events); err != nil || len(events) == 0 {
+		t.Fatalf("testdata/ignored-events.json: %v, %d events", err, len(events))
+	}
+	return events
+}
+
 func sample(t *testing.T, edit func(e map[string]any)) []byte {
 	t.Helper()
 	data, err := os.ReadFile("testdata/placement-failure.json")
@@ -322,27 +345,13 @@ func TestDuplicateAndLateEventsChangeNothing(t *testing.T) {
 }
 
 func TestIgnoresWhatIsNotThisServicesSpotCapacity(t *testing.T) {
-	for name, edit := range map[string]func(e map[string]any){
-		"another service": func(e map[string]any) {
-			e["resources"] = []any{"arn:aws:ecs:us-west-2:111122223333:service/default/other"}
-		},
-		"another cluster": func(e map[string]any) {
-			e["detail"].(map[string]any)["clusterArn"] = "arn:aws:ecs:us-west-2:111122223333:cluster/staging"
-		},
-		"another reason": func(e map[string]any) {
-			e["detail"].(map[string]any)["reason"] = "RESOURCE:ENI"
-		},
-		"on-demand capacity": func(e map[string]any) {
-			e["detail"].(map[string]any)["capacityProviderArns"] = []any{"arn:aws:ecs:us-west-2:111122223333:capacity-provider/FARGATE"}
-		},
-		"another event": func(e map[string]any) {
-			e["detail"].(map[string]any)["eventName"] = "SERVICE_TASK_START_IMPAIRED"
-		},
-		"another source": func(e map[string]any) { e["source"] = "my.app" },
-	} {
+	for _, ignored := range ignoredEvents(t) {
+		name, event := ignored.Name, ignored.Event
 		t.Run(name, func(t *testing.T) {
 			w := newWorld(t)
-			w.expect(sample(t, func(e map[string]any) { e["time"] = w.now.Format(time.RFC3339); edit(e) }), Ignored)
+			event["time"] = w.now.Format(time.RFC3339)
+			b, _ := json.Marshal(event)
+			w.expect(b, Ignored)
 			if len(w.ecs.updates) != 0 || w.sched.writes != 0 || len(w.sns.subjects) != 0 {
 				t.Errorf("acted on it: %d updates, %d schedule writes, %d messages", len(w.ecs.updates), w.sched.writes, len(w.sns.subjects))
 			}
