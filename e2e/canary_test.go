@@ -56,7 +56,7 @@ func TestCanaryDeploy(t *testing.T) {
 	t.Run("good release", func(t *testing.T) {
 		t.Parallel()
 		blue, p, l := blueTasks(t, s)
-		green := []*instance{startInstance(t, "new1", env(s)), startInstance(t, "new2", env(s))}
+		green := []*instance{startInstance(t, s, "new1", env(s)), startInstance(t, s, "new2", env(s))}
 		d := canary(t, s, p, l, blue, green)
 		results := l.stop()
 		n, desc := failures(results, d.start)
@@ -130,7 +130,7 @@ func TestCanaryDeploy(t *testing.T) {
 // load.
 func blueTasks(t *testing.T, s settings) ([]*instance, *proxy, *load) {
 	t.Helper()
-	blue := []*instance{startInstance(t, "old1", env(s)), startInstance(t, "old2", env(s))}
+	blue := []*instance{startInstance(t, s, "old1", env(s)), startInstance(t, s, "old2", env(s))}
 	p := startProxy(t, s, blue...)
 	l := startLoad(t, p.url, s.contract)
 	l.waitServed(time.Time{}, 5*time.Second, "old1", "old2")
@@ -138,7 +138,9 @@ func blueTasks(t *testing.T, s settings) ([]*instance, *proxy, *load) {
 }
 
 // badRelease is a release that passes its health check and answers 500 to
-// everything else.
+// every other request, the health check path's included when a client
+// rather than the load balancer's checker asks (the probe may be the
+// health check path).
 func badRelease(t *testing.T, name string, s settings) *instance {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -148,7 +150,7 @@ func badRelease(t *testing.T, name string, s settings) *instance {
 	var code int
 	fmt.Sscan(s.healthCode, &code)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == s.healthPath {
+		if r.URL.Path == s.healthPath && r.UserAgent() == healthCheckerAgent {
 			w.WriteHeader(code)
 			return
 		}
@@ -287,7 +289,7 @@ func rolling(t *testing.T, s settings, p *proxy, l *load, blue, green []*instanc
 	case <-time.After(limit):
 		t.Fatalf("the deployment alarm did not fire within %s of a release that fails every request", limit)
 	}
-	back := []*instance{startInstance(t, "back1", env(s)), startInstance(t, "back2", env(s))}
+	back := []*instance{startInstance(t, s, "back1", env(s)), startInstance(t, s, "back2", env(s))}
 	for _, b := range back {
 		p.register(b)
 	}

@@ -20,6 +20,10 @@ import (
 // by AWS, so no template holds it.
 const albConnectTimeout = 10 * time.Second
 
+// healthCheckerAgent is the User-Agent of an ALB's health checks (as they
+// appear in a target's access log), which the proxy's checks send too.
+const healthCheckerAgent = "ELB-HealthChecker/2.0"
+
 // requireHAProxy skips the test when haproxy is not installed, or fails it
 // under CI, which must run it.
 func requireHAProxy(t *testing.T) {
@@ -104,11 +108,11 @@ backend %s
 backend %s
 	balance roundrobin
 	option httpchk
-	http-check send meth GET uri %s ver HTTP/1.1 hdr Host localhost
+	http-check send meth GET uri %s ver HTTP/1.1 hdr Host localhost hdr User-Agent %s
 	http-check expect status %s
 	timeout check %s
 `, p.sock, ms(scaled(albConnectTimeout)), ms(scaled(s.albIdleTimeout)), ms(scaled(s.albIdleTimeout)),
-		strings.TrimPrefix(p.url, "http://"), testBackend, testHeader(s), testValue(s), backend, testBackend, backend, s.healthPath, s.healthCode, ms(scaled(s.healthTimeout)))
+		strings.TrimPrefix(p.url, "http://"), testBackend, testHeader(s), testValue(s), backend, testBackend, backend, s.healthPath, healthCheckerAgent, s.healthCode, ms(scaled(s.healthTimeout)))
 	for _, in := range targets {
 		fmt.Fprintf(&cfg, "\tserver %s %s %s\n", in.name, in.addr, p.serverOptions())
 	}

@@ -68,7 +68,7 @@ func TestStopPaths(t *testing.T) {
 
 		// 100/200: the new task starts and must be healthy before an old
 		// one stops.
-		new1 := startInstance(t, "new1", env(s))
+		new1 := startInstance(t, s, "new1", env(s))
 		p.register(new1)
 		registered := time.Now()
 		healthy := p.waitStatus("new1", "UP", scaled(s.healthInterval)*time.Duration(2*s.healthyThreshold)+2*time.Second)
@@ -107,6 +107,7 @@ func spotInterruption(t *testing.T, s settings, drainDelay time.Duration) ([]res
 	old1, _, l := twoTasks(t, s, e)
 
 	start := time.Now()
+	l.drain(old1.name)
 	took := old1.stop(scaled(s.stopTimeout))
 	afterExit(s)
 	return l.stop(), start, took
@@ -117,7 +118,7 @@ func spotInterruption(t *testing.T, s settings, drainDelay time.Duration) ([]res
 // both have answered.
 func twoTasks(t *testing.T, s settings, e map[string]string) (*instance, *proxy, *load) {
 	t.Helper()
-	old1, old2 := startInstance(t, "old1", e), startInstance(t, "old2", e)
+	old1, old2 := startInstance(t, s, "old1", e), startInstance(t, s, "old2", e)
 	p := startProxy(t, s, old1, old2)
 	l := startLoad(t, p.url, s.contract)
 	l.waitServed(time.Time{}, 5*time.Second, "old1", "old2")
@@ -157,8 +158,15 @@ func env(s settings) map[string]string {
 // and answer the client 502.
 func TestKeepAliveOutlastsALB(t *testing.T) {
 	s := readSettings(t)
-	in := startInstance(t, "service", env(s))
-	v, _ := in.listening["idle_timeout"].(string)
+	checkIdleTimeout(t, s, startInstance(t, s, "service", env(s)))
+}
+
+// checkIdleTimeout reads the app's idle timeout from its start-up line and
+// compares it with the load balancer's. Only the app knows it, and
+// measuring it would take longer than the ALB's 60 s.
+func checkIdleTimeout(t *testing.T, s settings, in *instance) {
+	t.Helper()
+	v, _ := in.listening()["idle_timeout"].(string)
 	idle, err := time.ParseDuration(v)
 	if err != nil {
 		t.Fatalf("listening log line: idle_timeout %q: want a duration such as 1m15s", v)

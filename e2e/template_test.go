@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,7 +44,8 @@ type settings struct {
 	// mapping must equal it.
 	port int
 
-	// env is the container's environment as the task definition sets it.
+	// env is the container's environment as the task definition sets it,
+	// with a value for each secret (secretValues).
 	env             map[string]string
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
@@ -76,6 +78,10 @@ type settings struct {
 	// testHeader: testValue is the header condition of the test rule,
 	// which forwards to the alternate target group.
 	testHeader, testValue string
+
+	// app is the binary that runs as each task: ./service, built as the
+	// Dockerfile builds it, unless a test sets another.
+	app string
 }
 
 // resource is one CloudFormation resource and the file it came from.
@@ -199,19 +205,18 @@ func readSettings(t *testing.T) settings {
 	}
 	s.drainDelay = container.duration("DRAIN_DELAY")
 	s.shutdownTimeout = container.duration("SHUTDOWN_TIMEOUT")
-	// The binary answers health checks on HEALTH_CHECK_PATH, or on
-	// /healthcheck when the task definition does not set it.
-	want := "/healthcheck"
-	if v, ok := s.env["HEALTH_CHECK_PATH"]; ok {
-		want = v
-	}
-	if s.healthPath != want {
+	if want := healthPath(s.env); s.healthPath != want {
 		t.Fatalf("target group HealthCheckPath %q, but the service answers health checks on %q", s.healthPath, want)
 	}
 	var err error
 	if s.contract, err = contract.Read(".."); err != nil {
 		t.Fatal(err)
 	}
+	secrets, err := secretValues(s.contract.Secrets, os.LookupEnv, secretsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(s.env, secrets)
 	return s
 }
 

@@ -12,7 +12,11 @@ import (
 // fakeCdk is a stand-in for the CDK CLI: it records its directory and
 // arguments, writes cdk.context.json as the real one does after a lookup,
 // writes an outputs file when asked, and, with FAKE_CDK_HANG, starts a child
-// and waits, as the CLI waits for CloudFormation.
+// and waits, as the CLI waits for CloudFormation. It writes the child's pid
+// to FAKE_CDK_HANG through a temporary file renamed into place, so that the
+// file never exists half written; FAKE_CDK_PID_DELAY seconds pass between
+// creating the temporary file and writing the pid, to show that a reader
+// cannot see it early.
 const fakeCdk = `#!/bin/sh
 { pwd; for a in "$@"; do echo "$a"; done; } > "$FAKE_CDK_LOG"
 echo '{"looked up": true}' > cdk.context.json
@@ -22,7 +26,8 @@ while [ $# -gt 0 ]; do
 done
 if [ -n "$FAKE_CDK_HANG" ]; then
 	sleep 60 &
-	echo $! > "$FAKE_CDK_HANG"
+	{ sleep "${FAKE_CDK_PID_DELAY:-0}"; echo $!; } > "$FAKE_CDK_HANG.tmp"
+	mv "$FAKE_CDK_HANG.tmp" "$FAKE_CDK_HANG"
 	wait
 fi
 exit "${FAKE_CDK_EXIT:-0}"

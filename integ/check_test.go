@@ -16,38 +16,62 @@ import (
 	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
-// service answers like the real one (README, The service), with the same
-// CORS library and options; spoil, when set, may answer instead.
+// service answers like the real one (docs/service.md), with the same
+// CORS library and options, and the health check answered before CORS, as
+// serve.Run does; spoil, when set, may answer instead.
 func service(spoil func(w http.ResponseWriter, r *http.Request) bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-		h.Set("Pragma", "no-cache")
-		h.Set("Expires", "0")
-		io.WriteString(w, `"Healthy"`)
-	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, "<h1>HELLO WORLD</h1>")
 	})
-	h := cors.New(cors.Options{AllowedOrigins: []string{"*"}, AllowedMethods: []string{http.MethodGet, http.MethodHead}}).Handler(mux)
+	app := cors.New(cors.Options{AllowedOrigins: []string{"*"}, AllowedMethods: []string{http.MethodGet, http.MethodHead}}).Handler(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if spoil == nil || !spoil(w, r) {
-			h.ServeHTTP(w, r)
+		switch {
+		case spoil != nil && spoil(w, r):
+		case r.URL.Path != "/healthcheck":
+			app.ServeHTTP(w, r)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		default:
+			h := w.Header()
+			h.Set("Content-Type", "application/json")
+			h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+			io.WriteString(w, `"Healthy"`)
 		}
 	})
 }
 
-// hello is the contract of the shipped cdk.json: hello world on /.
+// hello is hello world's stronger probe: its page on /.
 var hello = Contract{HealthPath: "/healthcheck", Origin: "https://integ.example.com",
-	Probe: contract.Contract{ProbePath: "/", ProbeStatus: 200, ProbeBody: "HELLO WORLD"}}
+	Probe: contract.Contract{ProbePath: "/", ProbeStatus: 200, ProbeBody: "HELLO WORLD", HealthCheckPath: "/healthcheck"}}
+
+// byDefault is the contract of a cdk.json without probe keys: the health
+// check path answering 200.
+var byDefault = Contract{HealthPath: "/healthcheck", Origin: "https://integ.example.com",
+	Probe: contract.Contract{ProbePath: "/healthcheck", ProbeStatus: 200, HealthCheckPath: "/healthcheck"}}
 
 func TestContractPassesTheService(t *testing.T) {
 	srv := httptest.NewServer(service(nil))
 	defer srv.Close()
-	if err := hello.Check(t.Context(), srv.Client(), srv.URL); err != nil {
+	for _, c := range []Contract{hello, byDefault} {
+		if err := c.Check(t.Context(), srv.Client(), srv.URL); err != nil {
+			t.Errorf("probe %s: %v", c.Probe.ProbePath, err)
+		}
+	}
+}
+
+func TestDefaultContractPassesAnyApp(t *testing.T) {
+	// An app of its own that keeps the contract, without serve.Run: its
+	// health check answers 200 "ok" with no cache headers, and CORS wraps
+	// its routes. The default probe asks nothing more.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("GET /notes", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "[]") })
+	srv := httptest.NewServer(cors.New(cors.Options{AllowedOrigins: []string{"*"}}).Handler(mux))
+	defer srv.Close()
+	if err := byDefault.Check(t.Context(), srv.Client(), srv.URL); err != nil {
 		t.Error(err)
 	}
 }
@@ -67,13 +91,6 @@ func TestContractCatchesEachDeviation(t *testing.T) {
 			io.WriteString(w, `"Draining"`)
 			return true
 		}, `GET /healthcheck: 503 "\"Draining\"", want 200`},
-		{"cacheable health", func(w http.ResponseWriter, r *http.Request) bool {
-			if r.URL.Path != "/healthcheck" {
-				return false
-			}
-			io.WriteString(w, `"Healthy"`)
-			return true
-		}, `GET /healthcheck: Cache-Control "", want "no-cache, no-store, must-revalidate"`},
 		{"page", func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Method != http.MethodGet || r.URL.Path != "/" {
 				return false
@@ -95,7 +112,7 @@ func TestContractCatchesEachDeviation(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return true
-		}, "CORS preflight from https://integ.example.com: 405, want 204"},
+		}, "CORS preflight on / from https://integ.example.com: 405, want 204"},
 		{"CORS without origin", func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Method != http.MethodOptions {
 				return false

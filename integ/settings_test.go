@@ -3,6 +3,7 @@ package integ
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func TestReadSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ReadSettings(writeContract(t, tt.contract))
 			tt.want.Contract = got.Contract
-			if err != nil || got != tt.want || got.Contract.ProbeBody != "HELLO WORLD" {
+			if err != nil || !reflect.DeepEqual(got, tt.want) || got.Contract.ProbeBody != "HELLO WORLD" {
 				t.Errorf("ReadSettings = %+v, %v; want %+v with the probe", got, err, tt.want)
 			}
 		})

@@ -2,7 +2,8 @@
 # smoke.sh: check the deployed service over HTTP. The health check must
 # answer 200, retried for up to SMOKE_WAIT seconds while a fresh deploy warms
 # up; then GET the probe must answer its status with its body text in the
-# answer: probePath, probeStatus and probeBody from cdk.json, as
+# answer: probePath, probeStatus and probeBody from cdk.json (without them,
+# the health check path answering 200), as
 # stacks/testdata/deployment/contract.json holds them (make snapshots), or
 # SMOKE_PATH, SMOKE_STATUS and SMOKE_BODY for one run. Stops at the first
 # failing check, in one line.

@@ -124,13 +124,16 @@ func (p *process) wait(timeout time.Duration) (int, time.Duration) {
 	}
 }
 
-// waitLog waits for a log line with the given msg.
+// waitLog waits for a whole log line with the given msg: the pipe may hand
+// over a line in pieces, and a line still being written is not yet logged.
 func (p *process) waitLog(msg string, timeout time.Duration) {
 	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if strings.Contains(p.stdout.String(), `"msg":"`+msg+`"`) {
-			return
+		for _, line := range p.stdout.Lines() {
+			if strings.Contains(line, `"msg":"`+msg+`"`) {
+				return
+			}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

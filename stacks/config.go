@@ -92,8 +92,10 @@ type Config struct {
 	AlarmCpuPercent       int
 	AlarmMemoryPercent    int
 
-	// Probe is what the deployed app must answer besides its health check:
-	// make smoke, make integ and the e2e tests send it (not the stacks).
+	// Probe is a request that shows the deployed app works: make smoke,
+	// make integ and the e2e tests send it (not the stacks). Without
+	// probePath it is the health check path, which any app that keeps the
+	// contract answers 200 (docs/contract.md).
 	Probe Probe
 }
 
@@ -148,10 +150,12 @@ var Defaults = map[string]any{
 	"alarmLatencyP99Ms":        1000,
 	"alarmCpuPercent":          90,
 	"alarmMemoryPercent":       90,
-	// The hello-world page of service/: an app of the user's own sets its own.
-	"probePath":   "/",
+	// probePath is the request make smoke, make integ and the e2e tests send to show the app works; empty sends the health check path. Set it to a page of your app for a stronger check.
+	"probePath": "",
+	// probeStatus is the status probePath must answer; set it when your page answers another.
 	"probeStatus": 200,
-	"probeBody":   "HELLO WORLD",
+	// probeBody is text probePath's answer must contain; empty accepts any body. Set it with probePath.
+	"probeBody": "",
 }
 
 // Secret is where ECS reads one secret variable of the container: a
@@ -336,6 +340,9 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 	}
 	if c.Account != "" && c.Region == "" {
 		c.Region = getenv("CDK_DEFAULT_REGION")
+	}
+	if c.Probe.Path == "" {
+		c.Probe.Path = c.HealthCheckPath
 	}
 	// Secrets last: which parameters CDK accepts depends on the region.
 	c.Secrets = r.secrets("secrets", c.Region)

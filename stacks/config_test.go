@@ -31,10 +31,30 @@ func TestConfigDefaults(t *testing.T) {
 		SpotFallback: true, SpotFallbackQuiet: 30 * time.Minute,
 		LogRetentionDays: 30, CorsAllowedOrigins: "*", CorsAllowCredentials: false,
 		AlarmErrorRatePercent: 5, AlarmLatencyP99: 1e9, AlarmCpuPercent: 90, AlarmMemoryPercent: 90,
-		Probe: Probe{Path: "/", Status: 200, Body: "HELLO WORLD"},
+		Probe: Probe{Path: "/healthcheck", Status: 200, Body: ""},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Defaults:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestProbeDefaultsToTheHealthCheck(t *testing.T) {
+	// Without probe keys, the probe is the health check path answering
+	// 200 with any body, which every app that keeps the contract passes,
+	// wherever healthCheckPath puts it; probe keys make it stronger.
+	for _, tt := range []struct {
+		set  map[string]any
+		want Probe
+	}{
+		{map[string]any{"healthCheckPath": "/livez"}, Probe{Path: "/livez", Status: 200}},
+		{map[string]any{"healthCheckPath": "/livez", "probePath": "/notes", "probeBody": "[]"}, Probe{Path: "/notes", Status: 200, Body: "[]"}},
+	} {
+		ctx := cdkContext(t)
+		maps.Copy(ctx, tt.set)
+		cfg, err := loadConfig(ctx, noEnv)
+		if err != nil || cfg.Probe != tt.want {
+			t.Errorf("%v: probe %+v, %v; want %+v", tt.set, cfg.Probe, err, tt.want)
+		}
 	}
 }
 

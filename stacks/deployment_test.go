@@ -67,6 +67,7 @@ func contractOf(c Config) contract.Contract {
 		AppName: c.AppName, ContainerPort: c.ContainerPort, HealthCheckPath: c.HealthCheckPath,
 		CorsAllowedOrigins: c.CorsAllowedOrigins, MinTasks: c.MinTasks, OnDemandBaseTasks: c.OnDemandBaseTasks,
 		ProbePath: c.Probe.Path, ProbeStatus: c.Probe.Status, ProbeBody: c.Probe.Body,
+		Secrets: append([]string{}, slices.Sorted(maps.Keys(c.Secrets))...),
 	}
 }
 
@@ -382,6 +383,16 @@ func TestDeploymentContractIsTheConfig(t *testing.T) {
 		if _, ok := Defaults[k]; !ok {
 			t.Errorf("contract.json key %q is no context key", k)
 		}
+	}
+	// The secrets the e2e tests stand in for are those ECS sets.
+	var names []string
+	list, _ := webContainer(t, deployed(t))["Secrets"].([]any)
+	for _, s := range list {
+		names = append(names, fmt.Sprint(path(s, "Name")))
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, c.Secrets) {
+		t.Errorf("contract.json secrets %q, want the container's secret variables %q", c.Secrets, names)
 	}
 }
 

@@ -25,9 +25,14 @@ type Contract struct {
 	CorsAllowedOrigins string `json:"corsAllowedOrigins"`
 	MinTasks           int    `json:"minTasks"`
 	OnDemandBaseTasks  int    `json:"onDemandBaseTasks"`
-	ProbePath          string `json:"probePath"`
-	ProbeStatus        int    `json:"probeStatus"`
-	ProbeBody          string `json:"probeBody"`
+	// ProbePath is the health check path when cdk.json sets no probePath.
+	ProbePath   string `json:"probePath"`
+	ProbeStatus int    `json:"probeStatus"`
+	ProbeBody   string `json:"probeBody"`
+	// Secrets are the names of the variables that ECS sets from secrets
+	// (the keys of cdk.json's secrets, sorted), never where they live: the
+	// e2e tests give the app a placeholder for each.
+	Secrets []string `json:"secrets"`
 }
 
 // Read reads File below root, the module root, and fails on a key it does
@@ -49,6 +54,11 @@ func Read(root string) (Contract, error) {
 	}
 	return c, nil
 }
+
+// ProbesHealthCheck reports whether the probe is the health check, as it
+// is when cdk.json sets no probePath: the app then answers it with 200
+// while it serves and with another status once it drains.
+func (c Contract) ProbesHealthCheck() bool { return c.ProbePath == c.HealthCheckPath }
 
 // CheckProbe returns why status and body are not what probePath must
 // answer, with an excerpt of the body, or nil.

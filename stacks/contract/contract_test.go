@@ -50,3 +50,21 @@ func TestCheckProbe(t *testing.T) {
 		t.Errorf("a long body is cut short: %v", err)
 	}
 }
+
+func TestReadSecretNames(t *testing.T) {
+	// The names of the secrets, never where they live: the e2e tests give
+	// the app a value for each.
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, filepath.Dir(File)), 0o755)
+	os.WriteFile(filepath.Join(root, File), []byte(`{"probePath": "/livez", "probeStatus": 200, "healthCheckPath": "/livez", "secrets": ["DB_PASSWORD", "NOTES_API_KEY"]}`), 0o644)
+	c, err := Read(root)
+	if err != nil || strings.Join(c.Secrets, " ") != "DB_PASSWORD NOTES_API_KEY" {
+		t.Errorf("Read = %+v, %v; want the two secret names", c, err)
+	}
+	if !c.ProbesHealthCheck() {
+		t.Error("probePath = healthCheckPath: the probe is the health check")
+	}
+	if c.ProbePath = "/notes"; c.ProbesHealthCheck() {
+		t.Error("probePath /notes is no health check")
+	}
+}
