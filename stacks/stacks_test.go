@@ -15,7 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// The intent tests pin every value the README promises, on the
+// The intent tests pin every value the README and docs/ promise, on the
 // environment-agnostic templates and on the account-bound ones that a real
 // deploy uses. Each names the property it checks, so a failure says what
 // changed.
@@ -103,7 +103,7 @@ func TestSubnetsStayPutWhenMaxAzsChanges(t *testing.T) {
 		}
 		seen[c] = id
 	}
-	// Going from 3 to 2 takes two steps (README): the consumers first stop
+	// Going from 3 to 2 takes two steps (docs/deploy.md): the consumers first stop
 	// using the third zone's subnets, which needs every export they import
 	// at maxAzs 2 to exist while the Network stack still has 3.
 	exports3 := exportNames(t, three, "Network")
