@@ -1,7 +1,7 @@
 // Package docs holds the reference pages the README links to. Its tests
 // keep them honest: the Configuration reference is generated from the
-// code's Defaults, every relative link resolves, and every make target the
-// pages name exists.
+// code's Defaults, every relative link resolves, every make target the
+// pages name exists, and the README stays within its word budget.
 package docs
 
 import (
@@ -276,5 +276,20 @@ func TestMakeTargets(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// maxReadmeWords is the README's budget, counted as wc -w counts: a
+// newcomer reads it to the end; reference text belongs in these pages.
+const maxReadmeWords = 3000
+
+// TestReadmeIsShort keeps the README within its budget.
+func TestReadmeIsShort(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.Fields(string(data))); n > maxReadmeWords {
+		t.Errorf("README.md has %d words, more than %d: move reference text to a page in docs/ and link it", n, maxReadmeWords)
 	}
 }
