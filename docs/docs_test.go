@@ -189,6 +189,7 @@ func pages(t *testing.T) []string {
 }
 
 var (
+	quoted     = regexp.MustCompile(`"[^"]*"|'[^']*'`)
 	fence      = regexp.MustCompile("(?ms)^ *```.*?^ *```")
 	inlineCode = regexp.MustCompile("`[^`\n]+`")
 	mdLink     = regexp.MustCompile(`\]\(([^)\s]+)\)`)
@@ -257,11 +258,24 @@ func TestMakeTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	readers := slices.Clone(makefile)
+	scripts, err := filepath.Glob("../scripts/*.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range scripts {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers = append(readers, data...)
+	}
 	var targets []string
 	for _, m := range regexp.MustCompile(`(?m)^## ([a-z-]+): `).FindAllStringSubmatch(string(makefile), -1) {
 		targets = append(targets, m[1])
 	}
-	command := regexp.MustCompile(`\bmake ([a-z][a-z-]*)`)
+	command := regexp.MustCompile(`\bmake ([a-z][a-z-]*)((?: +[A-Z][A-Z0-9_]*=(?:"[^"]*"|'[^']*'|[^\s"'\x60]*))*)`)
+	variable := regexp.MustCompile(`([A-Z][A-Z0-9_]*)=`)
 	for _, page := range pages(t) {
 		data, err := os.ReadFile(page)
 		if err != nil {
@@ -273,6 +287,14 @@ func TestMakeTargets(t *testing.T) {
 			for _, m := range command.FindAllStringSubmatch(c, -1) {
 				if !slices.Contains(targets, m[1]) {
 					t.Errorf("%s: make %s: the Makefile has no such target in make help (%s)", page, m[1], strings.Join(targets, ", "))
+				}
+				// Each VAR= the command passes is one the Makefile or a
+				// script it runs reads; the values themselves (quoted -c
+				// arguments) are not.
+				for _, v := range variable.FindAllStringSubmatch(quoted.ReplaceAllString(m[2], ""), -1) {
+					if !regexp.MustCompile(`\$[({]?` + v[1] + `\b`).Match(readers) {
+						t.Errorf("%s: %s: neither the Makefile nor scripts/ read a variable %s", page, m[0], v[1])
+					}
 				}
 			}
 		}
