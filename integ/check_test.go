@@ -16,7 +16,7 @@ import (
 	"github.com/fargo-cdk/fargo/stacks/contract"
 )
 
-// service answers like the real one (docs/service.md), with the same
+// service answers like the real one (README, The service), with the same
 // CORS library and options; spoil, when set, may answer instead.
 func service(spoil func(w http.ResponseWriter, r *http.Request) bool) http.Handler {
 	mux := http.NewServeMux()

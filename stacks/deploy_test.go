@@ -205,7 +205,7 @@ var alternatives = map[string]any{
 var touchesTheRule = map[string]string{
 	"appName": "a new name is a new set of stacks, with a rule of its own",
 	"account": "another account is another deployment", "region": "another region is another deployment",
-	"vpcId": "another VPC replaces the target groups: a new deployment (docs/existing-vpc.md)",
+	"vpcId": "another VPC replaces the target groups: a new deployment (README, Existing VPC)",
 	// Above zero it needs deploymentStrategy=rolling: see rolling below.
 	"requestsPerTarget": "needs deploymentStrategy=rolling",
 	"certificateArn":    "an alternative to hostedZoneId/hostedZoneName, tested with them through domainName",
