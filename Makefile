@@ -125,7 +125,7 @@ smoke: $(NODE)
 logs: $(NODE)
 	@scripts/logs.sh
 
-## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see README)
+## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see docs/integration-test.md)
 integ: $(CDK) $(NODE)
 	go test -tags integ -run '^TestDeploy$$' -count=1 -v -timeout 150m ./integ
 

@@ -161,7 +161,8 @@ package greeting
 func For(greeting, name string) string { return greeting + ", " + name }
 `
 
-// appMain is the README's main.go around serve.Run, with CORS kept.
+// appMain is the README's main.go around serve.Run, CORS included, with
+// a helper package and a setting it refuses to start without.
 const appMain = `package main
 
 import (
@@ -170,6 +171,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/rs/cors"
@@ -189,8 +191,12 @@ func main() {
 	mux.HandleFunc("GET /hello/{name}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, greeting.For(os.Getenv("GREETING"), r.PathValue("name")))
 	})
-	h := cors.New(cors.Options{AllowedOrigins: strings.Split(os.Getenv("CORS_ALLOWED_ORIGINS"), ",")}).Handler(mux)
-	if err := serve.Run(context.Background(), logger, cfg, h); err != nil {
+	credentials, _ := strconv.ParseBool(os.Getenv("CORS_ALLOW_CREDENTIALS"))
+	handler := cors.New(cors.Options{
+		AllowedOrigins:   strings.Split(os.Getenv("CORS_ALLOWED_ORIGINS"), ","),
+		AllowCredentials: credentials,
+	}).Handler(mux)
+	if err := serve.Run(context.Background(), logger, cfg, handler); err != nil {
 		logger.Error("stopped with error", "error", err)
 		os.Exit(1)
 	}

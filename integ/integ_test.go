@@ -28,7 +28,7 @@ const teardownTimeout = 50 * time.Minute
 // TestDeploy deploys the four stacks under a new app name into the account
 // of the credentials, checks what the README promises against the real
 // thing, redeploys under load, and tears everything down, also on failure
-// and on Ctrl-C. Run it with `make integ` (README, Integration test).
+// and on Ctrl-C. Run it with `make integ` (docs/integration-test.md).
 func TestDeploy(t *testing.T) {
 	pre, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -11,8 +11,8 @@ import (
 
 // Defaults of the settings that ConfigFromEnv reads. The drain and shutdown
 // values are the ones the stacks pass to the container, chosen with the load
-// balancer's health check and the ECS stop timeout (stacks/config.go and the
-// README's "Stopping" give the arithmetic): the ALB stops routing within
+// balancer's health check and the ECS stop timeout (stacks/config.go and
+// docs/stopping.md give the arithmetic): the ALB stops routing within
 // 10 s of the first 503, the drain adds 5 s of margin, and WriteTimeout
 // bounds what Shutdown waits for.
 const (

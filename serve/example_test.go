@@ -6,12 +6,18 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rs/cors"
 
 	"github.com/fargo-cdk/fargo/serve"
 )
 
-// The main of a service with its own routes: the README's "Bring your own
-// app" shows the same code.
+// The main of a service with its own routes, behind the CORS settings the
+// stacks pass (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS) as hello
+// world's server.go applies them: the README's "Bring your own app" shows
+// the same code.
 func ExampleRun() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg, err := serve.ConfigFromEnv(os.Getenv)
@@ -25,7 +31,13 @@ func ExampleRun() {
 		fmt.Fprintf(w, "hello, %s\n", r.PathValue("name"))
 	})
 
-	if err := serve.Run(context.Background(), logger, cfg, mux); err != nil {
+	credentials, _ := strconv.ParseBool(os.Getenv("CORS_ALLOW_CREDENTIALS"))
+	handler := cors.New(cors.Options{
+		AllowedOrigins:   strings.Split(os.Getenv("CORS_ALLOWED_ORIGINS"), ","),
+		AllowCredentials: credentials,
+	}).Handler(mux)
+
+	if err := serve.Run(context.Background(), logger, cfg, handler); err != nil {
 		logger.Error("stopped with error", "error", err)
 		os.Exit(1)
 	}

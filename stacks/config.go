@@ -109,52 +109,134 @@ type Probe struct {
 
 // Defaults are the shipped values of every context key, in the JSON types
 // cdk.json would hold them. A user's cdk.json needs only the keys they
-// change; the README's Configuration table lists them all.
+// change. The comment above each entry is its row in the generated
+// reference, docs/configuration.md (go test ./docs -run
+// TestConfigurationReference -update writes it; the test fails on a key
+// without a comment).
 var Defaults = map[string]any{
-	"appName":                  "fargo",
-	"account":                  "",
-	"region":                   "",
-	"vpcId":                    "",
-	"maxAzs":                   3,
-	"natGateways":              0,
-	"containerPort":            5000,
-	"healthCheckPath":          "/healthcheck",
-	"cpu":                      256,
-	"memoryMiB":                512,
-	"cpuArchitecture":          "arm64",
-	"environment":              map[string]any{},
-	"secrets":                  map[string]any{},
-	"minTasks":                 2,
-	"maxTasks":                 3,
-	"cpuTargetPercent":         70,
-	"scaleInCooldownSeconds":   300,
-	"scaleOutCooldownSeconds":  60,
-	"requestsPerTarget":        0,
-	"deploymentStrategy":       "canary",
-	"canaryPercent":            5,
-	"linearStepPercent":        20,
-	"stepBakeMinutes":          6,
-	"bakeMinutes":              5,
-	"onDemandBaseTasks":        1,
-	"spotFallback":             true,
+	// Names the stacks (`<appName>-Network`, ...) and tags every resource that takes tags with
+	// `app`; a letter, then up to 29 letters, digits or hyphens. A new name is a second deployment
+	// beside the first.
+	"appName": "fargo",
+	// The 12-digit account the stacks are bound to; empty takes `CDK_DEFAULT_ACCOUNT` when the CLI
+	// has credentials, else the stacks are environment-agnostic.
+	"account": "",
+	// The AWS region the stacks are bound to; empty takes the CLI's (see
+	// docs/deploy.md#which-account-and-region).
+	"region": "",
+	// An existing VPC's id to deploy into instead of the Network stack's own, or empty; choose it
+	// before the first deploy (see docs/existing-vpc.md).
+	"vpcId": "",
+	// Availability Zones of the VPC, 2–6; an environment-agnostic VPC gets 2 whatever this says.
+	"maxAzs": 3,
+	// 0–`maxAzs`. 0: tasks run in public subnets with public IPs, reachable only from the ALB; 1
+	// or more: tasks move to private subnets behind that many NAT gateways (about $33 a month
+	// each).
+	"natGateways": 0,
+	// The port the container listens on (its `PORT`), 1024–65535, registered in the target group
+	// and opened from the ALB only.
+	"containerPort": 5000,
+	// The target group's health check and the container's `HEALTH_CHECK_PATH`: an absolute path
+	// without query. Changing it on a running service takes two steps (see
+	// docs/deploy-strategies.md).
+	"healthCheckPath": "/healthcheck",
+	// Task CPU units: a Fargate CPU value (256 … 16384).
+	"cpu": 256,
+	// Task memory in MiB: a size Fargate accepts for `cpu`.
+	"memoryMiB": 512,
+	// `arm64` or `x86_64`: the tasks' CPU and the platform the image is built for. arm64 is
+	// Graviton, 20 % cheaper per vCPU-hour and GB-hour (see docs/cost.md); the `Dockerfile`
+	// cross-compiles, so any workstation builds either without an emulator. Choose `x86_64` only
+	// for an image that needs it (a binary in it that exists only for x86, say). Switching builds
+	// and pushes the other image (the platform is part of its tag) and replaces the tasks with a
+	// new deployment.
+	"cpuArchitecture": "arm64",
+	// The app's plain settings, an object of variable names and string values, added to the
+	// container's environment; the names the stacks set (`PORT`, `HEALTH_CHECK_PATH`,
+	// `DRAIN_DELAY`, `SHUTDOWN_TIMEOUT`, `CORS_*`) and secret-looking ones (`*PASSWORD*`,
+	// `*TOKEN*`, `*SECRET*`, `*API_KEY*`, …) are refused (see Environment and secrets, below).
+	"environment": map[string]any{},
+	// The app's secrets, an object of variable names and where each secret lives, read by ECS at
+	// task start and set as the container's variables (see Environment and secrets, below).
+	"secrets": map[string]any{},
+	// Auto scaling minimum, 1–100.
+	"minTasks": 2,
+	// Auto scaling maximum, `minTasks`–100.
+	"maxTasks": 3,
+	// This many tasks run on FARGATE (on demand), every task above them on FARGATE_SPOT;
+	// 0–`maxTasks`. Raise it up to `maxTasks` for fewer or no Spot tasks.
+	"onDemandBaseTasks": 1,
+	// `true` or `false`. When ECS cannot place the service's Spot tasks for lack of capacity, move
+	// every task to on-demand FARGATE for a while (see docs/spot-fallback.md); `false` leaves the
+	// service waiting for Spot.
+	"spotFallback": true,
+	// Minutes on on-demand after a first fallback, 5–180; each fallback within a day of the last
+	// return to Spot doubles it, up to 8 times.
 	"spotFallbackQuietMinutes": 30,
-	"logRetentionDays":         30,
-	"corsAllowedOrigins":       "*",
-	"corsAllowCredentials":     false,
-	"domainName":               "",
-	"hostedZoneId":             "",
-	"hostedZoneName":           "",
-	"certificateArn":           "",
-	"alarmEmail":               "",
-	"alarmErrorRatePercent":    5,
-	"alarmLatencyP99Ms":        1000,
-	"alarmCpuPercent":          90,
-	"alarmMemoryPercent":       90,
-	// probePath is the request make smoke, make integ and the e2e tests send to show the app works; empty sends the health check path. Set it to a page of your app for a stronger check.
+	// Target of the average-CPU tracking policy, 10–90 %.
+	"cpuTargetPercent": 70,
+	// Wait after a scale-in before the next one, 0–3600 s.
+	"scaleInCooldownSeconds": 300,
+	// Wait after a scale-out before the next one, 0–3600 s.
+	"scaleOutCooldownSeconds": 60,
+	// Adds ALB requests-per-task-per-minute tracking at this target: 0 (off) or more; above 0 with
+	// `deploymentStrategy` `rolling` only (it follows one target group, and the native strategies
+	// move traffic between two).
+	"requestsPerTarget": 0,
+	// How a release replaces the running tasks: `canary`, `linear`, `blueGreen` or `rolling` (see
+	// docs/deploy-strategies.md).
+	"deploymentStrategy": "canary",
+	// `canary`: share of production traffic the new tasks get for `stepBakeMinutes` before they
+	// get it all, 1–50 %.
+	"canaryPercent": 5,
+	// `linear`: share of production traffic added every `stepBakeMinutes`, 3–50 %.
+	"linearStepPercent": 20,
+	// `canary`/`linear`: how long each partial share runs before the next step, 5–1440 minutes; 5
+	// is the shortest in which the deployment alarms (3 one-minute periods, plus up to 2 minutes
+	// for the metrics to arrive) can fire, and the default adds a minute of margin.
+	"stepBakeMinutes": 6,
+	// `canary`/`linear`/`blueGreen`: how long the old tasks keep running, ready for an instant
+	// rollback, once the new ones take all the traffic, 0–1440 minutes.
+	"bakeMinutes": 5,
+	// Retention of the service logs and VPC flow logs, and expiry of the ALB access logs: a
+	// CloudWatch Logs retention in days (1, 3, 5, 7, 14, 30, 60, 90, …, 3653).
+	"logRetentionDays": 30,
+	// The service's `CORS_ALLOWED_ORIGINS`: `*` or comma-separated origins as browsers send them
+	// (`https://app.example.com`: lower case, no trailing slash, path, wildcard or default port);
+	// synth and the service check it with the same code (`origin/`).
+	"corsAllowedOrigins": "*",
+	// The service's `CORS_ALLOW_CREDENTIALS`: `true` lets browsers send cookies cross-origin, only
+	// with listed origins.
+	"corsAllowCredentials": false,
+	// A DNS name to serve HTTPS on, with `hostedZoneId` and `hostedZoneName` or with
+	// `certificateArn` (see docs/custom-domain.md); empty serves HTTP on port 80.
+	"domainName": "",
+	// The Route 53 hosted zone (`Z…`, or `/hostedzone/Z…` as the AWS CLI prints it) that validates
+	// a new certificate and holds the alias record.
+	"hostedZoneId": "",
+	// The DNS name of the `hostedZoneId` zone.
+	"hostedZoneName": "",
+	// An existing ACM certificate for `domainName`, by ARN, in the stacks' region, instead of one
+	// that ACM issues through the zone.
+	"certificateArn": "",
+	// An e-mail address that receives every alarm and its recovery through an encrypted SNS topic;
+	// empty: the alarms exist without an action (see docs/alarms.md).
+	"alarmEmail": "",
+	// The 5xx share of requests that fires the error-rate alarms, 1–100 %.
+	"alarmErrorRatePercent": 5,
+	// The p99 target response time that fires the latency alarms, 10–60000 ms.
+	"alarmLatencyP99Ms": 1000,
+	// The average service CPU that fires the CPU alarm, 1–100 %.
+	"alarmCpuPercent": 90,
+	// The average service memory that fires the memory alarm, 1–100 %.
+	"alarmMemoryPercent": 90,
+	// A request that shows the app works, an absolute path (query allowed), or empty for the
+	// health check path: `make smoke`, `make integ` and the e2e tests send `GET` to it; the stacks
+	// do not use it. Set it to a page of your app for a stronger check than the health path.
 	"probePath": "",
-	// probeStatus is the status probePath must answer; set it when your page answers another.
+	// The status `probePath` must answer, 100–599.
 	"probeStatus": 200,
-	// probeBody is text probePath's answer must contain; empty accepts any body. Set it with probePath.
+	// Text that `probePath`'s answer must contain, or empty for any body. Set it with `probePath`.
 	"probeBody": "",
 }
 
@@ -226,7 +308,7 @@ func (c Config) LogRetention() awslogs.RetentionDays { return retentionDays[c.Lo
 // Architecture is the tasks' CPU architecture, as cpuArchitecture names it.
 // Fargate runs both on demand and on Spot (ARM64 Spot since September
 // 2024); ARM64 (Graviton) costs 20 % less per vCPU-hour and GB-hour
-// (README, Cost).
+// (docs/cost.md).
 type Architecture string
 
 // The values of cpuArchitecture.

@@ -185,7 +185,7 @@ func ruleIdentity(t *testing.T, s *synthesized, schema map[string][]string) stri
 }
 
 // alternatives are a realistic change from the default of every key in the
-// README's configuration table, all valid together.
+// configuration reference (docs/configuration.md), all valid together.
 var alternatives = map[string]any{
 	"maxAzs": "2", "natGateways": "1", "containerPort": "8080", "healthCheckPath": "/health/ready",
 	"cpu": "512", "memoryMiB": "1024", "environment": `{"LOG_LEVEL": "debug"}`,
@@ -215,7 +215,7 @@ var touchesTheRule = map[string]string{
 // aws/aws-cdk#36649: after a native deployment ECS has rewritten the
 // production rule's action into a weighted forward, and a CloudFormation
 // update of the rule would write the template's action back, perhaps to the
-// target group without tasks. Every key of the README's table is either
+// target group without tasks. Every key of the configuration reference is either
 // listed in touchesTheRule, with why that is safe, or changed (all at
 // once) without the rule's identity moving by one byte: its properties and
 // the create-only properties of everything it refers to, across stacks.
@@ -244,8 +244,8 @@ func TestProductionRuleOnlyChangesWithRouting(t *testing.T) {
 	if got := ruleIdentity(t, changed, schema); got != want {
 		t.Errorf("changing every key of alternatives changes the production rule or what it refers to:\n got %s\nwant %s", got, want)
 	}
-	// rolling keeps the rule, but leaves the native strategies: see the
-	// README for the check that makes it safe.
+	// rolling keeps the rule, but leaves the native strategies: see
+	// docs/deploy-strategies.md for the check that makes it safe.
 	if got := ruleIdentity(t, variant(t, "App"), schema); !strings.Contains(got, "Priority\":50000") {
 		t.Errorf("rolling: production rule %s", got)
 	}

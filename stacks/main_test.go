@@ -40,7 +40,7 @@ type appVariant struct {
 // variants are the apps that several tests read, by name: the Defaults
 // environment-agnostic (what `make synth` writes without
 // credentials) and account-bound (what `make deploy` deploys), and the
-// configurations the README shows.
+// configurations the README and docs/ show.
 var variants = map[string]appVariant{
 	"":        {},
 	"Account": {env: bound("eu-west-1")},

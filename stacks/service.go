@@ -275,8 +275,8 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 // same directory first, so that is usually the deployed one). The target
 // groups are updated before the service, so the running tasks, which
 // answer only the old path, turn unhealthy before any task answers the
-// new one, and ECS replaces them; the README gives the two steps that
-// avoid it.
+// new one, and ECS replaces them; docs/deploy-strategies.md gives the two
+// steps that avoid it.
 func warnHealthPathChange(stack awscdk.Stack, targetGroup constructs.IConstruct, cfg Config) {
 	file := filepath.Join(*awscdk.Stage_Of(stack).Outdir(), *stack.ArtifactId()+".template.json")
 	data, err := os.ReadFile(file)

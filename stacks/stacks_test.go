@@ -15,7 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// The intent tests pin every value the README promises, on the
+// The intent tests pin every value the README and docs/ promise, on the
 // environment-agnostic templates and on the account-bound ones that a real
 // deploy uses. Each names the property it checks, so a failure says what
 // changed.
