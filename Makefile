@@ -43,7 +43,7 @@ TEST_PACKAGES := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || e
 
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role node versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -137,6 +137,9 @@ integ-clean: $(CDK) $(NODE)
 deploy-role: $(CDK) $(NODE)
 	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
 		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
+
+## node: install Node $(NODE_VERSION) into .node/, which make and go test use where the node on PATH is older than 22
+node: $(LOCAL_NODE_DIR)/node
 
 ## versions: the pinned Go and Node versions, as the workflows read them
 versions:
