@@ -138,7 +138,7 @@ deploy-role: $(CDK) $(NODE)
 	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
 		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
 
-## node: install Node $(NODE_VERSION) into .node/, which make and go test use where the node on PATH is older than 22
+## node: install Node 24 into .node/, which make and go test use where the node on PATH is older than 22
 node: $(LOCAL_NODE_DIR)/node
 
 ## versions: the pinned Go and Node versions, as the workflows read them
