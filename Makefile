@@ -84,12 +84,18 @@ test-tools:
 test-walkthrough: $(NODE)
 	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
 
-## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and show the change
+## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and summarize the change per stack
+# The summary compares with the snapshots as git's index holds them, as
+# git diff does: resources added, removed, replaced and changed with their
+# values, and renames of the app counted on one line (cmd/snapdiff).
 snapshots: $(NODE)
 	go test ./stacks -run '^TestDeploymentSnapshots$$' -count=1 -update
+	@before="$$(mktemp -d)"; trap 'rm -rf "$$before"' EXIT; \
+	git ls-files -z -- stacks/testdata/deployment | git checkout-index -z --stdin --prefix="$$before/"; \
+	go run ./cmd/snapdiff "$$before/stacks/testdata/deployment" stacks/testdata/deployment
 	@git --no-pager diff --stat -- stacks/testdata/deployment
-	@git --no-pager diff -- stacks/testdata/deployment
 	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
+	@echo "The whole change: git diff -- stacks/testdata/deployment"
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
