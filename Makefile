@@ -43,7 +43,7 @@ TEST_PACKAGES := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || e
 
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role node versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role node rename upgrade versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -83,6 +83,7 @@ test-tools:
 ## test-walkthrough: follow "Bring your own app" in a copy of the repository, with an app that keeps the contract and two that break it (minutes)
 test-walkthrough: $(NODE)
 	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
+	go test -run '^TestRenameRepository$$' -count=1 ./cmd/rename -args -full
 
 ## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and summarize the change per stack
 # The summary compares with the snapshots as git's index holds them, as
@@ -96,6 +97,16 @@ snapshots: $(NODE)
 	@git --no-pager diff --stat -- stacks/testdata/deployment
 	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
 	@echo "The whole change: git diff -- stacks/testdata/deployment"
+
+## rename: give the module a path of your own, MODULE=github.com/you/app: go.mod, imports, string constants, fixtures, docs (see docs/upgrading.md)
+rename:
+	@test -n '$(MODULE)' || { echo "make rename: set MODULE, e.g. make rename MODULE=github.com/you/app" >&2; exit 2; }
+	go run ./cmd/rename '$(MODULE)'
+
+## upgrade: take a later fargo release into your copy, FARGO=<git URL>@<tag> or a ref you fetched (see docs/upgrading.md)
+upgrade:
+	@test -n '$(FARGO)' || { echo "make upgrade: set FARGO, e.g. make upgrade FARGO=https://github.com/fargo-cdk/fargo@v1.2.0" >&2; exit 2; }
+	scripts/upgrade.sh '$(FARGO)' '$(FROM)'
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
