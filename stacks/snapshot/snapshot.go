@@ -126,7 +126,13 @@ func summarizeStack(before, after map[string]any, r renamer, replaced map[string
 	var lines []string
 	switch {
 	case before == nil:
-		s.text = "new stack\n"
+		for _, r := range section(after, "Resources") {
+			if resourceType(r.(map[string]any)) != "AWS::CDK::Metadata" {
+				s.counts[0]++
+			}
+		}
+		s.text = fmt.Sprintf("new stack, %d resources\n", s.counts[0])
+		return s
 	case after == nil:
 		s.text = "no longer in the app (cdk deploy leaves the deployed stack; cdk destroy removes it)\n"
 		return s
