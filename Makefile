@@ -43,7 +43,7 @@ TEST_PACKAGES := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || e
 
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role node rename upgrade versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -83,13 +83,30 @@ test-tools:
 ## test-walkthrough: follow "Bring your own app" in a copy of the repository, with an app that keeps the contract and two that break it (minutes)
 test-walkthrough: $(NODE)
 	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
+	go test -run '^TestRenameRepository$$' -count=1 ./cmd/rename -args -full
 
-## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and show the change
+## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and summarize the change per stack
+# The summary compares with the snapshots as git's index holds them, as
+# git diff does: resources added, removed, replaced and changed with their
+# values, and renames of the app counted on one line (cmd/snapdiff).
 snapshots: $(NODE)
 	go test ./stacks -run '^TestDeploymentSnapshots$$' -count=1 -update
+	@before="$$(mktemp -d)"; trap 'rm -rf "$$before"' EXIT; \
+	git ls-files -z -- stacks/testdata/deployment | git checkout-index -z --stdin --prefix="$$before/"; \
+	go run ./cmd/snapdiff "$$before/stacks/testdata/deployment" stacks/testdata/deployment
 	@git --no-pager diff --stat -- stacks/testdata/deployment
-	@git --no-pager diff -- stacks/testdata/deployment
 	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
+	@echo "The whole change: git diff -- stacks/testdata/deployment"
+
+## rename: give the module a path of your own, MODULE=github.com/you/app: go.mod, imports, string constants, fixtures, docs (see docs/upgrading.md)
+rename:
+	@test -n '$(MODULE)' || { echo "make rename: set MODULE, e.g. make rename MODULE=github.com/you/app" >&2; exit 2; }
+	go run ./cmd/rename '$(MODULE)'
+
+## upgrade: take a later fargo release into your copy, FARGO=<git URL>@<tag> or a ref you fetched (see docs/upgrading.md)
+upgrade:
+	@test -n '$(FARGO)' || { echo "make upgrade: set FARGO, e.g. make upgrade FARGO=https://github.com/fargo-cdk/fargo@v1.2.0" >&2; exit 2; }
+	scripts/upgrade.sh '$(FARGO)' '$(FROM)'
 
 ## bootstrap: prepare the account and region for CDK and ECS, once (needs AWS credentials and the AWS CLI)
 bootstrap: $(CDK) $(NODE)
@@ -137,6 +154,9 @@ integ-clean: $(CDK) $(NODE)
 deploy-role: $(CDK) $(NODE)
 	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
 		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
+
+## node: install Node 24 into .node/, which make and go test use where the node on PATH is older than 22
+node: $(LOCAL_NODE_DIR)/node
 
 ## versions: the pinned Go and Node versions, as the workflows read them
 versions:

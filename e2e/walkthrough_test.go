@@ -44,7 +44,7 @@ func TestWalkthrough(t *testing.T) {
 	})
 
 	out := mustRun(t, root, "make", "snapshots")
-	if !strings.Contains(out, `"containerPort": 8080`) {
+	if !strings.Contains(out, "contract.json: containerPort: 5000 -> 8080") {
 		t.Errorf("make snapshots did not show the port change:\n%s", out)
 	}
 	mustRun(t, root, "make", "test")

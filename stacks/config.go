@@ -434,7 +434,8 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 	if r.err != nil {
 		return Config{}, r.err
 	}
-	if err := c.validate(); err != nil {
+	given := func(key string) bool { return ctx[key] != nil }
+	if err := c.validate(given); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -459,7 +460,7 @@ func (r *contextReader) raw(key string) (any, bool) {
 	r.read[key] = true
 	v := r.ctx[key]
 	if v == nil {
-		r.fail(key, "", "the key is missing: add it to the context section of cdk.json (see README, Configuration)")
+		r.fail(key, "", "the key is missing: add it to the context section of cdk.json (see "+configDoc+")")
 		return nil, false
 	}
 	return v, true
@@ -641,10 +642,12 @@ func compact(v any) string {
 	return string(b)
 }
 
-// userKey matches the context keys that are this app's settings. CDK's own
-// keys (feature flags such as @aws-cdk/..., aws:cdk:..., lookup caches such
-// as availability-zones:...) never match it.
-var userKey = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+// userKey matches the context keys that are this app's settings, or a
+// misspelling of one (MemoryMiB, memory_mib). CDK's own keys (feature flags
+// such as @aws-cdk/..., aws:cdk:..., lookup caches such as
+// availability-zones:..., acknowledged-issue-numbers) never match it: they
+// all hold a colon, a slash or a hyphen.
+var userKey = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
 // rejectUnknown fails on a user key that LoadConfig did not read: a typo
 // such as -c minTask=3 would otherwise be ignored without a word.
@@ -653,49 +656,9 @@ func (r *contextReader) rejectUnknown() {
 		if r.read[key] || !userKey.MatchString(key) {
 			continue
 		}
-		hint := "see README, Configuration, for the keys"
-		if near := nearest(key, slices.Collect(maps.Keys(r.read))); near != "" {
-			hint = "did you mean " + near + "? (see README, Configuration)"
-		}
-		r.fail(key, compact(r.ctx[key]), "unknown key; "+hint)
+		r.fail(key, compact(r.ctx[key]), "unknown key; "+unknownKeyHint(key, slices.Collect(maps.Keys(r.read))))
 		return
 	}
-}
-
-// nearest returns the known key closest to key, if it is close enough to
-// be a typo: the same letters in another case, or at most two edits away.
-func nearest(key string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range slices.Sorted(slices.Values(known)) {
-		if strings.EqualFold(k, key) {
-			return k
-		}
-		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // env binds the stacks to an account and region when one is known, and

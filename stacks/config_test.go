@@ -79,7 +79,7 @@ func TestConfigErrors(t *testing.T) {
 		{"maxAzs", "1", `invalid context value maxAzs="1": want 2 to 6 (an ALB needs two Availability Zones)`},
 		{"maxAzs", "three", `invalid context value maxAzs="three": want a whole number`},
 		{"maxAzs", 2.5, `invalid context value maxAzs="2.5": want a whole number`},
-		{"natGateways", "4", `invalid context value natGateways="4": want 0 (tasks in public subnets) to maxAzs (3)`},
+		{"natGateways", "4", `invalid context value natGateways="4": want 0 (tasks in public subnets) to maxAzs (3 by default)`},
 		{"containerPort", "80", `invalid context value containerPort="80": want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)`},
 		{"containerPort", "70000", `invalid context value containerPort="70000": want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)`},
 		{"healthCheckPath", "healthz", `invalid context value healthCheckPath="healthz": want an absolute path such as /healthcheck`},
@@ -87,7 +87,7 @@ func TestConfigErrors(t *testing.T) {
 		{"healthCheckPath", "/", `invalid context value healthCheckPath="/": want a path of its own such as /healthcheck: / is the app's`},
 		{"healthCheckPath", "/" + strings.Repeat("a", 1024), `invalid context value healthCheckPath="/` + strings.Repeat("a", 1024) + `": want at most 1024 characters, the load balancer's limit`},
 		{"cpu", "300", `invalid context value cpu="300": want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384`},
-		{"memoryMiB", "4096", `invalid context value memoryMiB="4096": want a Fargate memory size for cpu 256: 512, 1024, 2048`},
+		{"memoryMiB", "4096", `invalid context value memoryMiB="4096": want a Fargate memory size for cpu 256 (the default): 512, 1024, 2048; or set cpu to 512, 1024 or 2048, which take 4096`},
 		{"cpuArchitecture", "amd64", `invalid context value cpuArchitecture="amd64": want arm64 (Graviton) or x86_64`},
 		{"cpuArchitecture", "ARM64", `invalid context value cpuArchitecture="ARM64": want arm64 (Graviton) or x86_64`},
 		{"environment", "LOG_LEVEL=debug", `invalid context value environment="LOG_LEVEL=debug": want a JSON object such as {"LOG_LEVEL":"debug"}`},
@@ -107,8 +107,8 @@ func TestConfigErrors(t *testing.T) {
 		{"secrets", `{"X": "prod/plain"}`, `invalid context value secrets="X": want where the secret lives, not its value: an SSM parameter path such as /prod/db-password, or a Secrets Manager secret or SSM parameter ARN`},
 		{"secrets", `{"SHUTDOWN_TIMEOUT": "/x"}`, `invalid context value secrets="SHUTDOWN_TIMEOUT": the stacks set this variable themselves (CORS_ALLOWED_ORIGINS, CORS_ALLOW_CREDENTIALS, DRAIN_DELAY, HEALTH_CHECK_PATH, PORT, SHUTDOWN_TIMEOUT); use the matching context key or another name`},
 		{"minTasks", "0", `invalid context value minTasks="0": want 1 to 100`},
-		{"maxTasks", "1", `invalid context value maxTasks="1": want minTasks (2) to 100`},
-		{"onDemandBaseTasks", "-1", `invalid context value onDemandBaseTasks="-1": want 0 (all Spot) to maxTasks (3)`},
+		{"maxTasks", "1", `invalid context value maxTasks="1": want minTasks (2 by default) to 100`},
+		{"onDemandBaseTasks", "-1", `invalid context value onDemandBaseTasks="-1": want 0 (all Spot) to maxTasks (3 by default)`},
 		{"spotFallback", "yes please", `invalid context value spotFallback="yes please": want true or false`},
 		{"spotFallbackQuietMinutes", "4", `invalid context value spotFallbackQuietMinutes="4": want 5 to 180 (minutes on on-demand after a first fallback; repeats wait up to 8 times longer)`},
 		{"spotFallbackQuietMinutes", "181", `invalid context value spotFallbackQuietMinutes="181": want 5 to 180 (minutes on on-demand after a first fallback; repeats wait up to 8 times longer)`},
@@ -121,11 +121,11 @@ func TestConfigErrors(t *testing.T) {
 		{"linearStepPercent", "2", `invalid context value linearStepPercent="2": want 3 to 50 (ECS's minimum step is 3 percent; a single step of 100 is blueGreen)`},
 		{"stepBakeMinutes", "2", `invalid context value stepBakeMinutes="2": want 5 to 1440: a shorter bake ends before the deployment alarms can judge the new tasks`},
 		{"bakeMinutes", "-1", `invalid context value bakeMinutes="-1": want 0 to 1440`},
-		{"requestsPerTarget", "500", `invalid context value requestsPerTarget="500": request-count scaling follows one target group, and deploymentStrategy=canary moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling`},
+		{"requestsPerTarget", "500", `invalid context value requestsPerTarget="500": request-count scaling follows one target group, and deploymentStrategy=canary (the default) moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling`},
 		{"logRetentionDays", "10", `invalid context value logRetentionDays="10": want one of 1 3 5 7 14 30 60 90 120 150 180 365 400 545 731 1096 1827 2192 2557 2922 3288 3653`},
-		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty`},
+		{"region", "eu-west-1", `invalid context value region="eu-west-1": set together with account, which is empty by default (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty`},
 		{"appName", 7.0, `invalid context value appName="7": want a string`},
-		{"corsAllowCredentials", "true", `invalid context value corsAllowCredentials="true": want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`},
+		{"corsAllowCredentials", "true", `invalid context value corsAllowCredentials="true": want false while corsAllowedOrigins is "*" by default; list the allowed origins in corsAllowedOrigins to use credentials`},
 		{"corsAllowCredentials", "maybe", `invalid context value corsAllowCredentials="maybe": want true or false`},
 		{"alarmEmail", "ops", `invalid context value alarmEmail="ops": want an e-mail address such as ops@example.com, or empty for alarms without an action`},
 		{"alarmErrorRatePercent", "0", `invalid context value alarmErrorRatePercent="0": want 1 to 100`},
@@ -136,9 +136,11 @@ func TestConfigErrors(t *testing.T) {
 		{"probePath", "/a b", `invalid context value probePath="/a b": want an absolute path such as / or /hello?name=you, without spaces`},
 		{"probeStatus", "99", `invalid context value probeStatus="99": want an HTTP status code, 100 to 599`},
 		// A typo is not ignored.
-		{"minTask", "3", `invalid context value minTask="3": unknown key; did you mean minTasks? (see README, Configuration)`},
-		{"mintasks", "3", `invalid context value mintasks="3": unknown key; did you mean minTasks? (see README, Configuration)`},
-		{"desiredCount", "3", `invalid context value desiredCount="3": unknown key; see README, Configuration, for the keys`},
+		{"minTask", "3", `invalid context value minTask="3": unknown key; did you mean minTasks? (see docs/configuration.md)`},
+		{"mintasks", "3", `invalid context value mintasks="3": unknown key; did you mean minTasks? (see docs/configuration.md)`},
+		{"Memory_MiB", "1024", `invalid context value Memory_MiB="1024": unknown key; did you mean memoryMiB? (see docs/configuration.md)`},
+		{"desiredCount", "3", `invalid context value desiredCount="3": unknown key; did you mean minTasks or maxTasks? The service scales between the two. (see docs/configuration.md)`},
+		{"colour", "blue", `invalid context value colour="blue": unknown key; see docs/configuration.md for the keys`},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s=%v", tt.key, tt.value), func(t *testing.T) {
@@ -383,5 +385,68 @@ func TestNearestKey(t *testing.T) {
 		if got := nearest(key, known); got != want {
 			t.Errorf("nearest(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+func TestCrossKeyErrors(t *testing.T) {
+	// A check between two keys names the key the user set, and says when
+	// the other one's value is its default rather than theirs.
+	tests := []struct {
+		set  map[string]any
+		want string
+	}{
+		{map[string]any{"minTasks": "5"}, `invalid context value minTasks="5": maxTasks is 3 by default: set maxTasks to 5 or more too`},
+		{map[string]any{"minTasks": "5", "maxTasks": "3"}, `invalid context value maxTasks="3": want minTasks (5) to 100`},
+		{map[string]any{"cpu": "1024"}, `invalid context value cpu="1024": memoryMiB is 512 by default, and cpu 1024 takes 2048 to 8192 in steps of 1024: set memoryMiB too`},
+		{map[string]any{"cpu": "1024", "memoryMiB": "512"}, `invalid context value memoryMiB="512": want a Fargate memory size for cpu 1024: 2048 to 8192 in steps of 1024`},
+		{map[string]any{"memoryMiB": "30720"}, `invalid context value memoryMiB="30720": want a Fargate memory size for cpu 256 (the default): 512, 1024, 2048; or set cpu to 4096, which take 30720`},
+		{map[string]any{"onDemandBaseTasks": "5"}, `invalid context value onDemandBaseTasks="5": want 0 (all Spot) to maxTasks, which is 3 by default: set maxTasks to 5 or more too`},
+		{map[string]any{"onDemandBaseTasks": "5", "maxTasks": "4"}, `invalid context value onDemandBaseTasks="5": want 0 (all Spot) to maxTasks (4)`},
+		{map[string]any{"natGateways": "3", "maxAzs": "2"}, `invalid context value natGateways="3": want 0 (tasks in public subnets) to maxAzs (2)`},
+		{map[string]any{"requestsPerTarget": "500", "deploymentStrategy": "linear"}, `invalid context value requestsPerTarget="500": request-count scaling follows one target group, and deploymentStrategy=linear moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling`},
+		{map[string]any{"corsAllowCredentials": "true", "corsAllowedOrigins": "*"}, `invalid context value corsAllowCredentials="true": want false while corsAllowedOrigins is "*"; list the allowed origins in corsAllowedOrigins to use credentials`},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.set), func(t *testing.T) {
+			ctx := cdkContext(t)
+			maps.Copy(ctx, tt.set)
+			checkConfigError(t, ctx, noEnv, tt.want)
+		})
+	}
+}
+
+func TestUnknownKeyHints(t *testing.T) {
+	// Aliases other tools use, and misspellings, point at the key.
+	known := userKeys(t)
+	for key, want := range map[string]string{
+		"memory": "memoryMiB", "MemoryMiB": "memoryMiB", "memory_mib": "memoryMiB", "memoryMB": "memoryMiB", "vCpu": "cpu",
+		"env": "environment", "variables": "environment", "secret": "secrets",
+		"port": "containerPort", "containerPortNumber": "containerPort",
+		"healthCheck": "healthCheckPath", "healthcheck": "healthCheckPath", "health": "healthCheckPath",
+		"desiredCount": "minTasks or maxTasks", "replicas": "minTasks or maxTasks", "minCapacity": "minTasks",
+		"vpc": "vpcId", "domain": "domainName", "email": "alarmEmail", "strategy": "deploymentStrategy",
+		"arch": "cpuArchitecture", "architecture": "cpuArchitecture", "spot": "onDemandBaseTasks or spotFallback",
+		"name": "appName", "cors": "corsAllowedOrigins", "retention": "logRetentionDays", "certificate": "certificateArn",
+		"zone": "hostedZoneId or hostedZoneName", "probe": "probeBody, probePath or probeStatus", "awsRegion": "region",
+		"colour": "", "alarm": "",
+	} {
+		keys, _ := suggest(key, known)
+		if got := orList(keys); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", key, got, want)
+		}
+	}
+	// Each alias names keys that exist, and is needed: without it the
+	// other rules would suggest something else.
+	for alias, a := range keyAliases {
+		for _, k := range a.keys {
+			if Defaults[k] == nil {
+				t.Errorf("alias %q names %q, which is not a key", alias, k)
+			}
+		}
+		delete(keyAliases, alias)
+		if without, _ := suggest(alias, known); slices.Equal(without, a.keys) {
+			t.Errorf("alias %q: the key, a typo or a word in a key finds %v already; drop it from keyAliases", alias, a.keys)
+		}
+		keyAliases[alias] = a
 	}
 }

@@ -1,16 +1,21 @@
 package stacks
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // repoRoot is where cdk.json and the Dockerfile live.
@@ -76,12 +81,64 @@ var variants = map[string]appVariant{
 var built = map[string]*synthesized{}
 
 func TestMain(m *testing.M) {
+	// go test ./stacks outside make: the Node make would use.
+	if note := testhelp.JSIINode(); note != "" {
+		fmt.Fprintln(os.Stderr, note)
+	}
+	leaks := guardStderr()
 	code := m.Run()
 	jsii.Close()
 	for _, s := range built {
 		os.RemoveAll(s.outdir)
 	}
+	if found := leaks(); len(found) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: CDK printed %d finding(s) on stderr during the stacks tests, first: %s\nA test that plants a finding must keep it in its app (quietProbe) and check it there; a finding about your cdk.json shows in make synth too.\n", len(found), found[0])
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// cdkFinding matches the first line of a finding as CDK prints it at
+// synth: an annotation ("[Warning at /Service/...]") or an entry of the
+// validation report ("WARNING ...", "ERROR ...").
+var cdkFinding = regexp.MustCompile(`^(\[(Warning|Error) at |(WARNING|ERROR) )`)
+
+// guardStderr passes what the test binary writes to os.Stderr through
+// (jsii copies its Node process's stderr there) and keeps each line that
+// looks like a CDK finding, labelled. The tests synthesize their own
+// configurations, and some plant findings on purpose: printed, those would
+// read, in a failing run's output, as if they were about the user's
+// config, so TestMain fails the run on any. The returned function stops
+// the copy and returns the findings seen.
+func guardStderr() func() []string {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return func() []string { return nil }
+	}
+	real := os.Stderr
+	os.Stderr = w
+	var found []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64*1024), 16<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if cdkFinding.MatchString(line) {
+				found = append(found, line)
+				line = "[printed by a stacks test's synth] " + line
+			}
+			fmt.Fprintln(real, line)
+		}
+		io.Copy(real, r)
+	}()
+	return func() []string {
+		os.Stderr = real
+		w.Close()
+		<-done
+		return found
+	}
 }
 
 // synthesized is one app, built and synthesized like `cdk synth` does.

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,9 +51,21 @@ var (
 	secretLooking = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL)`)
 )
 
-func (c Config) validate() error {
+// validate checks every key, and every pair of keys that must agree.
+// given reports whether the user set a key (in cdk.json or with -c): a
+// check that involves a key left at its default names the key the user
+// did set, and says that the other one's value is its default.
+func (c Config) validate(given func(key string) bool) error {
 	bad := func(key string, value any, allowed string) error {
 		return &ConfigError{Key: key, Value: value, Allowed: allowed}
+	}
+	// other renders another key's value in a message: "maxTasks (3)", or
+	// "maxTasks (3 by default)" when the user did not set it.
+	other := func(key string, value any) string {
+		if given(key) {
+			return fmt.Sprintf("%s (%v)", key, value)
+		}
+		return fmt.Sprintf("%s (%v by default)", key, value)
 	}
 	switch {
 	case !appNamePattern.MatchString(c.AppName):
@@ -62,7 +75,7 @@ func (c Config) validate() error {
 	case c.Region != "" && !regionPattern.MatchString(c.Region):
 		return bad("region", c.Region, "want an AWS region such as eu-west-1, or empty")
 	case c.Region != "" && c.Account == "":
-		return bad("region", c.Region, "set together with account (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty")
+		return bad("region", c.Region, "set together with account, which is empty by default (or CDK_DEFAULT_ACCOUNT, which the CLI sets when it has credentials), or leave empty")
 	case c.VpcId != "" && !vpcIdPattern.MatchString(c.VpcId):
 		return bad("vpcId", c.VpcId, "want an existing VPC's id such as vpc-0123456789abcdef0, or empty for the Network stack's own VPC")
 	case c.VpcId != "" && c.Account == "":
@@ -70,21 +83,27 @@ func (c Config) validate() error {
 	case c.MaxAzs < 2 || c.MaxAzs > 6:
 		return bad("maxAzs", c.MaxAzs, "want 2 to 6 (an ALB needs two Availability Zones)")
 	case c.NatGateways < 0 || c.NatGateways > c.MaxAzs:
-		return bad("natGateways", c.NatGateways, fmt.Sprintf("want 0 (tasks in public subnets) to maxAzs (%d)", c.MaxAzs))
+		return bad("natGateways", c.NatGateways, "want 0 (tasks in public subnets) to "+other("maxAzs", c.MaxAzs))
 	case c.ContainerPort < 1024 || c.ContainerPort > 65535:
 		return bad("containerPort", c.ContainerPort, "want 1024 to 65535 (the container runs as a non-root user, which cannot listen below 1024)")
 	case fargateMemory[c.Cpu] == nil:
 		return bad("cpu", c.Cpu, "want a Fargate CPU value: 256, 512, 1024, 2048, 4096, 8192 or 16384")
+	case !slices.Contains(fargateMemory[c.Cpu], c.MemoryMiB) && given("cpu") && !given("memoryMiB"):
+		return bad("cpu", c.Cpu, fmt.Sprintf("memoryMiB is %d by default, and cpu %d takes %s: set memoryMiB too", c.MemoryMiB, c.Cpu, describeMemory(fargateMemory[c.Cpu])))
 	case !slices.Contains(fargateMemory[c.Cpu], c.MemoryMiB):
-		return bad("memoryMiB", c.MemoryMiB, fmt.Sprintf("want a Fargate memory size for cpu %d: %s", c.Cpu, describeMemory(fargateMemory[c.Cpu])))
+		return bad("memoryMiB", c.MemoryMiB, fmt.Sprintf("want a Fargate memory size for cpu %d%s: %s%s", c.Cpu, byDefault(given("cpu")), describeMemory(fargateMemory[c.Cpu]), cpusFor(c.MemoryMiB, given("cpu"))))
 	case c.CpuArchitecture != ARM64 && c.CpuArchitecture != X86_64:
 		return bad("cpuArchitecture", c.CpuArchitecture, "want arm64 (Graviton) or x86_64")
 	case c.MinTasks < 1 || c.MinTasks > 100:
 		return bad("minTasks", c.MinTasks, "want 1 to 100")
+	case c.MaxTasks < c.MinTasks && given("minTasks") && !given("maxTasks"):
+		return bad("minTasks", c.MinTasks, fmt.Sprintf("maxTasks is %d by default: set maxTasks to %d or more too", c.MaxTasks, c.MinTasks))
 	case c.MaxTasks < c.MinTasks || c.MaxTasks > 100:
-		return bad("maxTasks", c.MaxTasks, fmt.Sprintf("want minTasks (%d) to 100", c.MinTasks))
+		return bad("maxTasks", c.MaxTasks, "want "+other("minTasks", c.MinTasks)+" to 100")
+	case c.OnDemandBaseTasks > c.MaxTasks && !given("maxTasks"):
+		return bad("onDemandBaseTasks", c.OnDemandBaseTasks, fmt.Sprintf("want 0 (all Spot) to maxTasks, which is %d by default: set maxTasks to %d or more too", c.MaxTasks, c.OnDemandBaseTasks))
 	case c.OnDemandBaseTasks < 0 || c.OnDemandBaseTasks > c.MaxTasks:
-		return bad("onDemandBaseTasks", c.OnDemandBaseTasks, fmt.Sprintf("want 0 (all Spot) to maxTasks (%d)", c.MaxTasks))
+		return bad("onDemandBaseTasks", c.OnDemandBaseTasks, "want 0 (all Spot) to "+other("maxTasks", c.MaxTasks))
 	case c.CpuTargetPercent < 10 || c.CpuTargetPercent > 90:
 		return bad("cpuTargetPercent", c.CpuTargetPercent, "want 10 to 90")
 	case c.ScaleInCooldown < 0 || c.ScaleInCooldown > time.Hour:
@@ -104,7 +123,7 @@ func (c Config) validate() error {
 	case c.BakeMinutes < 0 || c.BakeMinutes > 1440:
 		return bad("bakeMinutes", c.BakeMinutes, "want 0 to 1440")
 	case c.RequestsPerTarget > 0 && c.Native():
-		return bad("requestsPerTarget", c.RequestsPerTarget, "request-count scaling follows one target group, and deploymentStrategy="+c.DeploymentStrategy+" moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling")
+		return bad("requestsPerTarget", c.RequestsPerTarget, "request-count scaling follows one target group, and "+strategyOf(c.DeploymentStrategy, given("deploymentStrategy"))+" moves the traffic between two on every release: use 0 (CPU scaling only), or deploymentStrategy=rolling")
 	case c.SpotFallbackQuiet < spotFallbackMinQuiet || c.SpotFallbackQuiet > spotFallbackMaxQuiet:
 		return bad("spotFallbackQuietMinutes", int(c.SpotFallbackQuiet.Minutes()), fmt.Sprintf("want %d to %d (minutes on on-demand after a first fallback; repeats wait up to %d times longer)",
 			int(spotFallbackMinQuiet.Minutes()), int(spotFallbackMaxQuiet.Minutes()), spotFallbackMaxQuietFactor))
@@ -121,7 +140,11 @@ func (c Config) validate() error {
 	}
 	if c.CorsAllowCredentials && c.CorsAllowedOrigins == origin.Any {
 		// Any site could then make credentialed reads, the original's flaw.
-		return bad("corsAllowCredentials", c.CorsAllowCredentials, `want false while corsAllowedOrigins is "*"; list the allowed origins to use credentials`)
+		is := `is "*"`
+		if !given("corsAllowedOrigins") {
+			is = `is "*" by default`
+		}
+		return bad("corsAllowCredentials", c.CorsAllowCredentials, "want false while corsAllowedOrigins "+is+"; list the allowed origins in corsAllowedOrigins to use credentials")
 	}
 	if err := c.validateVariables(); err != nil {
 		return err
@@ -143,6 +166,37 @@ func (c Config) validate() error {
 		return bad("probeStatus", c.Probe.Status, "want an HTTP status code, 100 to 599")
 	}
 	return c.validateDomain()
+}
+
+// cpusFor names the cpu values that take memoryMiB mem, when the user did
+// not set cpu (else the message is about their pair).
+func cpusFor(mem int, cpuGiven bool) string {
+	if cpuGiven {
+		return ""
+	}
+	var cpus []string
+	for _, cpu := range slices.Sorted(maps.Keys(fargateMemory)) {
+		if slices.Contains(fargateMemory[cpu], mem) {
+			cpus = append(cpus, strconv.Itoa(cpu))
+		}
+	}
+	if len(cpus) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; or set cpu to %s, which take %d", orList(cpus), mem)
+}
+
+// byDefault is what a message adds after a value the user did not set.
+func byDefault(given bool) string {
+	if given {
+		return ""
+	}
+	return " (the default)"
+}
+
+// strategyOf names the deployment strategy in a message.
+func strategyOf(strategy string, given bool) string {
+	return "deploymentStrategy=" + strategy + byDefault(given)
 }
 
 func describeMemory(m []int) string {
