@@ -455,23 +455,22 @@ func provisionModules(t *testing.T, builds []buildCommand) string {
 	proxy := "file://" + filepath.ToSlash(filepath.Join(goEnv("GOMODCACHE"), "cache", "download")) + "," + goEnv("GOPROXY")
 	modcache := t.TempDir()
 	for i, b := range builds {
-		lists := [][]string{{"list", "-deps"}}
+		// -e: a package the build cannot find fails the build itself,
+		// which says so. The build tags choose files, and so imports.
+		deps := []string{"list", "-e", "-deps"}
+		cmdArgs := b.build.Command("x")
+		for j, a := range cmdArgs {
+			if a == "-tags" && j+1 < len(cmdArgs) {
+				deps = append(deps, a, cmdArgs[j+1])
+			} else if strings.HasPrefix(a, "-tags=") {
+				deps = append(deps, a)
+			}
+		}
+		lists := [][]string{append(deps, b.build.Package)}
 		if i == 0 {
 			lists = append(lists, []string{"list", "-m", "all"})
 		}
 		for _, args := range lists {
-			if args[1] == "-deps" {
-				// The build tags choose files, and so imports.
-				cmdArgs := b.build.Command("x")
-				for j, a := range cmdArgs {
-					if a == "-tags" && j+1 < len(cmdArgs) {
-						args = append(args, a, cmdArgs[j+1])
-					} else if strings.HasPrefix(a, "-tags=") {
-						args = append(args, a)
-					}
-				}
-				args = append(args, b.build.Package)
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			cmd := exec.CommandContext(ctx, "go", args...)
 			cmd.Dir = b.dir

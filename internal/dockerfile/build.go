@@ -36,6 +36,9 @@ type GoBuild struct {
 	// Cgo is whether the build uses cgo: CGO_ENABLED=1, or unset for a
 	// native build (the golang images have a C compiler).
 	Cgo bool
+	// crossStage is whether the stage runs on a platform of its own
+	// (FROM --platform=$BUILDPLATFORM), not the target's.
+	crossStage bool
 	// copies are the context files the stage has before the build: its
 	// COPYs and ADDs, and the RUN's bind mounts.
 	copies []copyStep
@@ -119,7 +122,7 @@ func isAssignment(w string) bool {
 }
 
 func newGoBuild(n int, s *stage, env, args []string) (*GoBuild, error) {
-	b := &GoBuild{Line: n, Env: env, Args: args, Dir: s.workdir}
+	b := &GoBuild{Line: n, Env: env, Args: args, Dir: s.workdir, crossStage: s.pinned}
 	for _, a := range args {
 		if strings.Contains(a, "$") {
 			return nil, fmt.Errorf("go build uses %s, which the Dockerfile does not set (the base image may, but it cannot be inspected here): set it with ARG or ENV", a)

@@ -87,7 +87,12 @@ func Check(ctx *Context, file, platform string, buildArgs map[string]string) (*I
 		e.stage(&stages[i])
 	}
 	img := e.final(e.stages[len(e.stages)-1])
-	return img, errors.Join(e.problems...)
+	slices.SortStableFunc(e.problems, func(a, b problem) int { return a.line - b.line })
+	var errs []error
+	for _, p := range e.problems {
+		errs = append(errs, errors.New(p.msg))
+	}
+	return img, errors.Join(errs...)
 }
 
 // evaluator walks the stages in order, as BuildKit dispatches them,
@@ -102,7 +107,13 @@ type evaluator struct {
 	global    []string // the arguments FROM lines see
 	stages    []*stage
 	notes     []string
-	problems  []error
+	problems  []problem
+}
+
+// problem is one line of Check's error.
+type problem struct {
+	line int
+	msg  string
 }
 
 // stage is one FROM and what it holds, with what it inherits from a base
@@ -113,6 +124,7 @@ type stage struct {
 	base     string
 	parent   *stage
 	platform string   // os/arch its commands run on
+	pinned   bool     // whether FROM --platform makes it the build machine's or another than the target's
 	env      []string // KEY=VALUE, from ARG and ENV
 	workdir  string
 	copies   []copyStep // context files copied in, in order
@@ -144,7 +156,7 @@ type stageCopy struct {
 }
 
 func (e *evaluator) problem(line int, format string, args ...any) {
-	e.problems = append(e.problems, fmt.Errorf("%s:%d: %s", e.file, line, fmt.Sprintf(format, args...)))
+	e.problems = append(e.problems, problem{line, fmt.Sprintf("%s:%d: %s", e.file, line, fmt.Sprintf(format, args...))})
 }
 
 func (e *evaluator) expand(word string, env []string) string {
@@ -209,13 +221,14 @@ func (e *evaluator) stage(in *instructions.Stage) {
 	s := &stage{name: in.Name, line: in.Location[0].Start.Line, base: e.expand(in.BaseName, e.global), workdir: "/", platform: e.platform}
 	if p := e.lookupStage(s.base); p != nil {
 		s.parent = p
-		s.platform, s.env, s.workdir = p.platform, slices.Clone(p.env), p.workdir
+		s.platform, s.pinned, s.env, s.workdir = p.platform, p.pinned, slices.Clone(p.env), p.workdir
 		s.copies, s.cmd, s.entry = slices.Clone(p.copies), p.cmd, p.entry
 	} else if s.base != "scratch" && !slices.ContainsFunc(e.notes, func(n string) bool { return strings.Contains(n, " "+s.base+" ") }) {
 		e.notes = append(e.notes, fmt.Sprintf("base image %s cannot be pulled here: its files, environment, user, entrypoint and platforms are not checked", s.base))
 	}
 	if in.Platform != "" {
 		s.platform = e.expand(in.Platform, e.global)
+		s.pinned = !strings.Contains(in.Platform, "TARGETPLATFORM") && s.platform != e.platform || strings.Contains(in.Platform, "BUILDPLATFORM")
 	}
 	for _, c := range in.Commands {
 		n := line(c)
@@ -370,7 +383,7 @@ func (e *evaluator) final(s *stage) *Image {
 	for r := s; r.parent != nil; r = r.parent {
 		img.Runtime = r.parent.base
 	}
-	if s.platform != e.platform {
+	if s.pinned {
 		e.problem(s.line, "the final stage runs on %s, but the image is for %s (the cpuArchitecture context key): drop its --platform", s.platform, e.platform)
 	}
 	run := s.entry
@@ -475,6 +488,11 @@ func (e *evaluator) checkBuild(img *Image) {
 			e.problem(b.Line, "go build %s: no COPY or bind mount of the build context puts anything at %s in the build stage", b.Package, path.Join(b.Dir, b.Package))
 		case !e.ctx.hasGo(src):
 			e.problem(b.Line, "go build %s: no Go file of the build context reaches %s in the build stage%s", b.Package, path.Join(b.Dir, b.Package), e.whyMissing(src, false))
+		}
+	}
+	if v, _ := lookup(b.Env, "CGO_ENABLED"); v == "1" && b.crossStage {
+		if _, cc := lookup(b.Env, "CC"); !cc {
+			e.problem(b.Line, "go build uses cgo for %s/%s in a stage that runs on the build machine's platform: on any other machine gcc cannot build for it: set CC to a cross-compiler that the build stage installs, or CGO_ENABLED=0", b.GOOS, b.GOARCH)
 		}
 	}
 	if b.Cgo && img.Runtime == "scratch" && !slices.ContainsFunc(b.Args, func(a string) bool { return strings.Contains(a, "-static") }) {

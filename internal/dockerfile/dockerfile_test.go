@@ -83,6 +83,8 @@ func TestCheck(t *testing.T) {
 			errs: []string{`Dockerfile:9: COPY notes.yaml: notes.yaml is not in the build context that cdk deploy sends, and docker build fails with "not found": .dockerignore:4 "*.yaml" leaves notes.yaml out`}},
 		{dockerfile: "cgo.Dockerfile", platform: "linux/arm64", cgo: true,
 			env: []string{"CGO_ENABLED=1", "GOARCH=arm64"}},
+		{dockerfile: "cgo-cross.Dockerfile", platform: "linux/arm64",
+			errs: []string{"Dockerfile:6: go build uses cgo for linux/arm64 in a stage that runs on the build machine's platform: on any other machine gcc cannot build for it"}},
 		{dockerfile: "cgo-scratch.Dockerfile", platform: "linux/amd64",
 			errs: []string{"Dockerfile:6: go build links cgo against libc dynamically, and the final stage, scratch, has none"}},
 		{dockerfile: "wildcard-none.Dockerfile", platform: "linux/arm64",
@@ -97,8 +99,8 @@ func TestCheck(t *testing.T) {
 		{dockerfile: "args.Dockerfile", platform: "linux/amd64", buildArgs: map[string]string{"PACKAGE": "./service"},
 			errs: []string{`Dockerfile:12: go build ./service: no COPY or bind mount of the build context puts anything at /work/service in the build stage`}},
 		{dockerfile: "pinned-platform.Dockerfile", platform: "linux/arm64", errs: []string{
-			"Dockerfile:6: the final stage runs on linux/amd64, but the image is for linux/arm64 (the cpuArchitecture context key): drop its --platform",
-			"Dockerfile:4: go build builds for linux/amd64, but the image is for linux/arm64"}},
+			"Dockerfile:4: go build builds for linux/amd64, but the image is for linux/arm64",
+			"Dockerfile:6: the final stage runs on linux/amd64, but the image is for linux/arm64 (the cpuArchitecture context key): drop its --platform"}},
 		{dockerfile: "not-built.Dockerfile", platform: "linux/arm64",
 			errs: []string{"Dockerfile:9: ENTRYPOINT runs /service, which no go build's output is copied to (go build writes /out/server (line 5))"}},
 	}
