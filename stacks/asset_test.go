@@ -592,7 +592,7 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 // the platform, every file taken from the context present in it, and a go
 // build whose output the command runs, which TestImageAssetBuilds then
 // runs offline. The non-root user is the task definition's (serviceUser,
-// pinned in TestStacks), not the image's. A base image other than
+// pinned in TestServiceStack), not the image's. A base image other than
 // scratch cannot be pulled here: the test logs what it did not check.
 func TestDockerfile(t *testing.T) {
 	images := imageAssets(t, defaults(t).outdir)
