@@ -64,14 +64,20 @@ func (e *evaluator) run(s *stage, n int, c *instructions.RunCommand) {
 	}
 	words := c.CmdLine
 	if c.PrependShell {
+		script := strings.Join(c.CmdLine, " ")
+		for _, f := range c.Files {
+			// A heredoc: its lines are commands, continued lines joined.
+			script += " ; " + strings.ReplaceAll(strings.ReplaceAll(f.Data, "\\\n", " "), "\n", " ; ")
+		}
 		lex := shell.NewLex('\\')
 		lex.SkipUnsetEnv = true // a variable the base image sets stays visible
 		var err error
-		if words, err = lex.ProcessWords(strings.Join(c.CmdLine, " "), shell.EnvsFromSlice(s.env)); err != nil {
+		if words, err = lex.ProcessWords(script, shell.EnvsFromSlice(s.env)); err != nil {
 			e.problem(n, "%v", err)
 			return
 		}
 	}
+	dir := s.workdir
 	for _, simple := range splitCommands(words) {
 		env := slices.Clone(s.env)
 		for len(simple) > 0 && (simple[0] == "env" || isAssignment(simple[0])) {
@@ -80,10 +86,13 @@ func (e *evaluator) run(s *stage, n int, c *instructions.RunCommand) {
 			}
 			simple = simple[1:]
 		}
+		if len(simple) == 2 && simple[0] == "cd" {
+			dir = e.abs(dir, simple[1])
+		}
 		if len(simple) < 2 || simple[0] != "go" || simple[1] != "build" {
 			continue
 		}
-		b, err := newGoBuild(n, s, env, simple[1:])
+		b, err := newGoBuild(n, s, dir, env, simple[1:])
 		if err != nil {
 			e.problem(n, "%v", err)
 			continue
@@ -121,8 +130,9 @@ func isAssignment(w string) bool {
 	return ok && k != "" && !strings.ContainsAny(k, "-./$")
 }
 
-func newGoBuild(n int, s *stage, env, args []string) (*GoBuild, error) {
-	b := &GoBuild{Line: n, Env: env, Args: args, Dir: s.workdir, crossStage: s.pinned}
+// newGoBuild reads go's arguments args, run in dir of the stage s.
+func newGoBuild(n int, s *stage, dir string, env, args []string) (*GoBuild, error) {
+	b := &GoBuild{Line: n, Env: env, Args: args, Dir: dir, crossStage: s.pinned}
 	for _, a := range args {
 		if strings.Contains(a, "$") {
 			return nil, fmt.Errorf("go build uses %s, which the Dockerfile does not set (the base image may, but it cannot be inspected here): set it with ARG or ENV", a)
@@ -173,7 +183,7 @@ func newGoBuild(n int, s *stage, env, args []string) (*GoBuild, error) {
 		out = path.Join(out, path.Base(pkgs[0]))
 	}
 	b.Package = pkgs[0]
-	b.Output = path.Join("/", s.workdir, out)
+	b.Output = path.Join("/", dir, out)
 	if path.IsAbs(out) {
 		b.Output = path.Clean(out)
 	}

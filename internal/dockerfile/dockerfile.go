@@ -246,18 +246,10 @@ func (e *evaluator) stage(in *instructions.Stage) {
 		}
 		switch c := c.(type) {
 		case *instructions.ArgCommand:
+			// e.global holds the automatic platform arguments too: a
+			// stage sees them once it declares them.
 			for _, kv := range c.Args {
-				scope := s.env
-				if _, ok := lookup(e.global, kv.Key); !ok && kv.Value == nil {
-					// An automatic platform argument, declared to use it.
-					if v, ok := lookup(e.auto, kv.Key); ok {
-						if _, given := e.buildArgs[kv.Key]; !given {
-							setEnv(&s.env, kv.Key, v)
-							continue
-						}
-					}
-				}
-				e.declare(&s.env, kv, scope)
+				e.declare(&s.env, kv, s.env)
 			}
 		case *instructions.EnvCommand:
 			for _, kv := range c.Env {

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,7 @@ func TestCheck(t *testing.T) {
 		args []string
 		env  []string
 		cgo  bool
+		dir  string // the build's directory in the build stage, if not /src
 		note string // a substring of a note
 	}{
 		{dockerfile: "good.Dockerfile", platform: "linux/arm64",
@@ -93,11 +95,13 @@ func TestCheck(t *testing.T) {
 			errs: []string{`COPY config/*.json matches no file of the build context, so BuildKit copies nothing and the build goes on: .dockerignore:4 "config/" leaves config/a.json out`}},
 		{dockerfile: "bind-mount.Dockerfile", platform: "linux/arm64",
 			errs: []string{"Dockerfile:5: RUN --mount=type=bind,source= vendor: vendor is not in the build context"}},
-		{dockerfile: "args.Dockerfile", platform: "linux/amd64", buildArgs: map[string]string{"VERSION": "1.2.3"},
+		{dockerfile: "args.Dockerfile", platform: "linux/amd64", buildArgs: map[string]string{"VERSION": "1.2.3"}, dir: "/work",
 			args: []string{"build", "-o", "bin", "-tags", "netgo osusergo", "-ldflags", "-X main.version=1.2.3", "./svc"},
 			env:  []string{"CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOOS=linux", "GOARCH=amd64", "VERSION=1.2.3", "TAGS=netgo osusergo"}},
 		{dockerfile: "args.Dockerfile", platform: "linux/amd64", buildArgs: map[string]string{"PACKAGE": "./service"},
 			errs: []string{`Dockerfile:12: go build ./service: no COPY or bind mount of the build context puts anything at /work/service in the build stage`}},
+		{dockerfile: "heredoc.Dockerfile", platform: "linux/arm64", dir: "/src/service",
+			args: []string{"build", "-o", "bin", "."}, env: []string{"CGO_ENABLED=0", "GOARCH=arm64"}},
 		{dockerfile: "pinned-platform.Dockerfile", platform: "linux/arm64", errs: []string{
 			"Dockerfile:4: go build builds for linux/amd64, but the image is for linux/arm64",
 			"Dockerfile:6: the final stage runs on linux/amd64, but the image is for linux/arm64 (the cpuArchitecture context key): drop its --platform"}},
@@ -145,6 +149,9 @@ func TestCheck(t *testing.T) {
 				if !slices.Contains(img.Build.Env, kv) {
 					t.Errorf("derived environment %q lacks %s", img.Build.Env, kv)
 				}
+			}
+			if dir := cmp.Or(tt.dir, "/src"); img.Build.Dir != dir {
+				t.Errorf("derived build runs in %s, want %s", img.Build.Dir, dir)
 			}
 			if img.Build.Cgo != tt.cgo {
 				t.Errorf("cgo %v, want %v", img.Build.Cgo, tt.cgo)
