@@ -26,6 +26,7 @@ type Context struct {
 	// Files are the context's files, slash-separated, relative to Dir,
 	// sorted.
 	Files []string
+	dirs  map[string]bool // the directories sent, even with no file kept
 	rules []ignoreRule
 	pm    *patternmatcher.PatternMatcher
 }
@@ -45,7 +46,7 @@ type ignoreRule struct {
 // pattern that matches a file or one of its parent directories decides,
 // a "!" pattern keeping the file.
 func ReadContext(dir string, excludes []string) (*Context, error) {
-	c := &Context{Dir: dir}
+	c := &Context{Dir: dir, dirs: map[string]bool{}}
 	data, err := os.ReadFile(filepath.Join(dir, ".dockerignore"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -95,6 +96,8 @@ func ReadContext(dir string, excludes []string) (*Context, error) {
 		switch {
 		case d.IsDir() && ignored && !c.mayKeepBelow(rel):
 			return filepath.SkipDir
+		case d.IsDir() && !ignored:
+			c.dirs[rel] = true
 		case !d.IsDir() && !ignored:
 			c.Files = append(c.Files, rel)
 		}
@@ -133,14 +136,12 @@ func (c *Context) droppedBy(file string) string {
 	return fmt.Sprintf("%s %q", last.where, last.text)
 }
 
-// exists reports whether the context holds file, or a directory that
-// holds at least one file.
+// exists reports whether the context holds p, a file or a directory,
+// which may be empty: Docker sends a directory that .dockerignore does not
+// match even when it leaves out every file in it.
 func (c *Context) exists(p string) bool {
-	if p == "." {
-		return len(c.Files) > 0
-	}
 	_, found := slices.BinarySearch(c.Files, p)
-	return found || c.hasBelow(p)
+	return p == "." || found || c.dirs[p] || c.hasBelow(p)
 }
 
 // hasGo reports whether the context directory dir holds a Go file.

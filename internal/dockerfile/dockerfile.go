@@ -319,14 +319,29 @@ func (e *evaluator) contextSource(n int, inst, src string) []string {
 	}
 	if hasWildcard(p) {
 		found := e.ctx.glob(p)
-		if len(found) == 0 {
+		// BuildKit resolves the wildcard by walking the directory before
+		// it: one that is there makes a wildcard that matches nothing copy
+		// nothing, silently; a missing one fails the build (both checked
+		// with Docker 20.10's BuildKit). CDK stages every directory that
+		// .dockerignore keeps, empty or not, and none that it drops
+		// (aws-cdk-lib core/lib/fs/copy.ts).
+		dir := p[:strings.IndexAny(p, "*?[")]
+		dir = path.Dir(dir + "x")
+		switch {
+		case len(found) > 0:
+		case dir == "." || e.ctx.exists(dir):
 			e.problem(n, "%s %s matches no file of the build context, so BuildKit copies nothing and the build goes on%s", inst, src, e.whyMissing(p, true))
+		default:
+			e.problem(n, "%s %s: %s is not in the build context that cdk deploy sends, and docker build fails with \"no such file or directory\"%s", inst, src, dir, e.whyMissing(dir, false))
 		}
 		return found
 	}
-	if !e.ctx.exists(p) {
+	switch {
+	case !e.ctx.exists(p):
 		e.problem(n, "%s %s: %s is not in the build context that cdk deploy sends, and docker build fails with \"not found\"%s", inst, src, p, e.whyMissing(p, false))
 		return nil
+	case p != "." && !e.ctx.hasBelow(p) && !slices.Contains(e.ctx.Files, p):
+		e.problem(n, "%s %s: the build context holds no file of %s, so BuildKit copies an empty directory and the build goes on%s", inst, src, p, e.whyMissing(p, false))
 	}
 	return []string{p}
 }

@@ -89,10 +89,15 @@ func TestCheck(t *testing.T) {
 			errs: []string{"Dockerfile:6: go build uses cgo for linux/arm64 in a stage that runs on the build machine's platform: on any other machine gcc cannot build for it"}},
 		{dockerfile: "cgo-scratch.Dockerfile", platform: "linux/amd64",
 			errs: []string{"Dockerfile:6: go build links cgo against libc dynamically, and the final stage, scratch, has none"}},
-		{dockerfile: "wildcard-none.Dockerfile", platform: "linux/arm64",
-			errs: []string{"Dockerfile:8: COPY config/*.json matches no file of the build context, so BuildKit copies nothing and the build goes on (no config/*.json in "}},
-		{dockerfile: "wildcard-none.Dockerfile", platform: "linux/arm64", ignore: []string{"config/"},
-			errs: []string{`COPY config/*.json matches no file of the build context, so BuildKit copies nothing and the build goes on: .dockerignore:4 "config/" leaves config/a.json out`}},
+		{dockerfile: "wildcard-none.Dockerfile", platform: "linux/arm64", errs: []string{
+			`Dockerfile:8: COPY config/*.json: config is not in the build context that cdk deploy sends, and docker build fails with "no such file or directory" (no config in `,
+			"Dockerfile:9: COPY service/*.json matches no file of the build context, so BuildKit copies nothing and the build goes on (no service/*.json in "}},
+		{dockerfile: "wildcard-none.Dockerfile", platform: "linux/arm64", ignore: []string{"config/*.json"}, errs: []string{
+			`Dockerfile:8: COPY config/*.json matches no file of the build context, so BuildKit copies nothing and the build goes on: .dockerignore:4 "config/*.json" leaves config/a.json out`,
+			"Dockerfile:9: COPY service/*.json matches no file"}},
+		{dockerfile: "wildcard-none.Dockerfile", platform: "linux/arm64", ignore: []string{"config/"}, errs: []string{
+			`Dockerfile:8: COPY config/*.json: config is not in the build context that cdk deploy sends, and docker build fails with "no such file or directory": .dockerignore:4 "config/" leaves config out`,
+			"Dockerfile:9: COPY service/*.json matches no file"}},
 		{dockerfile: "bind-mount.Dockerfile", platform: "linux/arm64",
 			errs: []string{"Dockerfile:5: RUN --mount=type=bind,source= vendor: vendor is not in the build context"}},
 		{dockerfile: "args.Dockerfile", platform: "linux/amd64", buildArgs: map[string]string{"VERSION": "1.2.3"}, dir: "/work",
@@ -117,6 +122,10 @@ func TestCheck(t *testing.T) {
 					t.Fatal(err)
 				}
 				if err := os.WriteFile(filepath.Join(ctx.Dir, "config", "a.json"), []byte("{}"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				if ctx, err = ReadContext(ctx.Dir, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -6,5 +6,6 @@ RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/service ./s
 
 FROM scratch
 COPY config/*.json /etc/service/
+COPY service/*.json /etc/service/
 COPY --from=build /out/service /service
 ENTRYPOINT ["/service"]
