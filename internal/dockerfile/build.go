@@ -60,7 +60,7 @@ func (e *evaluator) run(s *stage, n int, c *instructions.RunCommand) {
 		if src == "" {
 			src = "."
 		}
-		binds = append(binds, copyStep{srcs: e.contextSource(n, "RUN --mount=type=bind,source=", src), dest: e.abs(s.workdir, m.Target), destDir: true})
+		binds = append(binds, copyStep{srcs: e.contextSource(n, "RUN --mount=type=bind,source="+src, src), dest: e.abs(s.workdir, m.Target), destDir: true})
 	}
 	words := c.CmdLine
 	if c.PrependShell {

@@ -71,13 +71,14 @@ func Check(ctx *Context, file, platform string, buildArgs map[string]string) (*I
 	e := &evaluator{
 		ctx: ctx, file: file, lex: shell.NewLex(res.EscapeToken),
 		platform: platform, buildArgs: buildArgs,
-		auto: []string{
+		// The platform arguments BuildKit defines, which FROM lines see,
+		// and a stage once it declares them.
+		global: []string{
 			"TARGETPLATFORM=" + platform, "TARGETOS=" + targetOS, "TARGETARCH=" + targetArch, "TARGETVARIANT=",
-			// The test builds here, so the build platform is this machine's.
+			// cdk deploy builds where synth runs, and the test builds here.
 			"BUILDPLATFORM=linux/" + runtime.GOARCH, "BUILDOS=linux", "BUILDARCH=" + runtime.GOARCH, "BUILDVARIANT=",
 		},
 	}
-	e.global = slices.Clone(e.auto)
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
 			e.declare(&e.global, kv, e.global)
@@ -103,7 +104,6 @@ type evaluator struct {
 	lex       *shell.Lex
 	platform  string
 	buildArgs map[string]string
-	auto      []string // the platform arguments BuildKit defines
 	global    []string // the arguments FROM lines see
 	stages    []*stage
 	notes     []string
@@ -246,8 +246,6 @@ func (e *evaluator) stage(in *instructions.Stage) {
 		}
 		switch c := c.(type) {
 		case *instructions.ArgCommand:
-			// e.global holds the automatic platform arguments too: a
-			// stage sees them once it declares them.
 			for _, kv := range c.Args {
 				e.declare(&s.env, kv, s.env)
 			}
@@ -299,7 +297,7 @@ func (e *evaluator) copy(s *stage, n int, inst, from string, sd instructions.Sou
 		if isAdd && (strings.Contains(src, "://") || strings.HasPrefix(src, "git@")) {
 			continue // a URL or Git source, not the context's
 		}
-		found := e.contextSource(n, inst, src)
+		found := e.contextSource(n, inst+" "+src, src)
 		if len(found) > 1 || hasWildcard(src) {
 			destDir = true
 		}
@@ -308,11 +306,12 @@ func (e *evaluator) copy(s *stage, n int, inst, from string, sd instructions.Sou
 	s.copies = append(s.copies, copyStep{srcs: srcs, dest: dest, destDir: destDir})
 }
 
-// contextSource checks that src, a COPY or ADD source or a bind mount's,
+// contextSource checks that src, a COPY or ADD source or a bind mount's
+// (what shows it, e.g. "COPY notes.yaml"),
 // names something in the build context, and returns the context paths it
 // stands for. BuildKit fails on a missing path ("not found") only at
 // deploy, and copies nothing for a wildcard that matches nothing.
-func (e *evaluator) contextSource(n int, inst, src string) []string {
+func (e *evaluator) contextSource(n int, what, src string) []string {
 	p := path.Clean("/" + src)[1:]
 	if p == "" {
 		p = "."
@@ -330,18 +329,18 @@ func (e *evaluator) contextSource(n int, inst, src string) []string {
 		switch {
 		case len(found) > 0:
 		case dir == "." || e.ctx.exists(dir):
-			e.problem(n, "%s %s matches no file of the build context, so BuildKit copies nothing and the build goes on%s", inst, src, e.whyMissing(p, true))
+			e.problem(n, "%s matches no file of the build context, so BuildKit copies nothing and the build goes on%s", what, e.whyMissing(p, true))
 		default:
-			e.problem(n, "%s %s: %s is not in the build context that cdk deploy sends, and docker build fails with \"no such file or directory\"%s", inst, src, dir, e.whyMissing(dir, false))
+			e.problem(n, "%s: %s is not in the build context that cdk deploy sends, and docker build fails with \"no such file or directory\"%s", what, dir, e.whyMissing(dir, false))
 		}
 		return found
 	}
 	switch {
 	case !e.ctx.exists(p):
-		e.problem(n, "%s %s: %s is not in the build context that cdk deploy sends, and docker build fails with \"not found\"%s", inst, src, p, e.whyMissing(p, false))
+		e.problem(n, "%s: %s is not in the build context that cdk deploy sends, and docker build fails with \"not found\"%s", what, p, e.whyMissing(p, false))
 		return nil
 	case p != "." && !e.ctx.hasBelow(p) && !slices.Contains(e.ctx.Files, p):
-		e.problem(n, "%s %s: the build context holds no file of %s, so BuildKit copies an empty directory and the build goes on%s", inst, src, p, e.whyMissing(p, false))
+		e.problem(n, "%s: the build context holds no file of %s, so BuildKit copies an empty directory and the build goes on%s", what, p, e.whyMissing(p, false))
 	}
 	return []string{p}
 }

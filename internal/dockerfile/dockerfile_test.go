@@ -99,7 +99,7 @@ func TestCheck(t *testing.T) {
 			`Dockerfile:8: COPY config/*.json: config is not in the build context that cdk deploy sends, and docker build fails with "no such file or directory": .dockerignore:4 "config/" leaves config out`,
 			"Dockerfile:9: COPY service/*.json matches no file"}},
 		{dockerfile: "bind-mount.Dockerfile", platform: "linux/arm64",
-			errs: []string{"Dockerfile:5: RUN --mount=type=bind,source= vendor: vendor is not in the build context"}},
+			errs: []string{"Dockerfile:5: RUN --mount=type=bind,source=vendor: vendor is not in the build context"}},
 		{dockerfile: "args.Dockerfile", platform: "linux/amd64", buildArgs: map[string]string{"VERSION": "1.2.3"}, dir: "/work",
 			args: []string{"build", "-o", "bin", "-tags", "netgo osusergo", "-ldflags", "-X main.version=1.2.3", "./svc"},
 			env:  []string{"CGO_ENABLED=0", "GOFLAGS=-buildvcs=false", "GOOS=linux", "GOARCH=amd64", "VERSION=1.2.3", "TAGS=netgo osusergo"}},
