@@ -131,6 +131,7 @@ type stage struct {
 	builds   []*GoBuild
 	fromCopy []stageCopy // COPY --from=another stage
 	cmd      *command
+	cmdSet   bool // CMD set in this stage, not inherited
 	entry    *command
 }
 
@@ -217,6 +218,7 @@ func (e *evaluator) lookupStage(name string) *stage {
 	return nil
 }
 
+// stage dispatches one stage: its FROM, then its instructions in order.
 func (e *evaluator) stage(in *instructions.Stage) {
 	s := &stage{name: in.Name, line: in.Location[0].Start.Line, base: e.expand(in.BaseName, e.global), workdir: "/", platform: e.platform}
 	if p := e.lookupStage(s.base); p != nil {
@@ -263,9 +265,11 @@ func (e *evaluator) stage(in *instructions.Stage) {
 			e.run(s, n, c)
 		case *instructions.EntrypointCommand:
 			s.entry = &command{"ENTRYPOINT", n, c.ShellDependantCmdLine}
-			s.cmd = nil // as Docker does: ENTRYPOINT resets an inherited CMD
+			if !s.cmdSet {
+				s.cmd = nil // as BuildKit does: ENTRYPOINT resets an inherited CMD
+			}
 		case *instructions.CmdCommand:
-			s.cmd = &command{"CMD", n, c.ShellDependantCmdLine}
+			s.cmd, s.cmdSet = &command{"CMD", n, c.ShellDependantCmdLine}, true
 		}
 	}
 	e.stages = append(e.stages, s)
