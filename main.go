@@ -26,6 +26,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if err := stacks.CheckImage(".", cfg.CpuArchitecture, nil); err != nil {
+		return err
+	}
 	stacks.New(app, cfg, stacks.ServiceImage(".", cfg.CpuArchitecture))
 	app.Synth(nil)
 	return nil

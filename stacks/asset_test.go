@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fargo-cdk/fargo/internal/dockerfile"
 )
 
 // repoFiles lists the working tree's files that git does not ignore, or
@@ -124,7 +127,12 @@ func TestImageAssetHash(t *testing.T) {
 		{"service/server_test.go", false},
 		{"serve/load_test.go", false},
 		{"internal/greet/greet_test.go", false},
-		{"internal/testhelp/testhelp.go", false}, // the tests' own helpers
+		{"internal/testhelp/testhelp.go", false},     // the tests' own helpers
+		{"internal/plan/diff.go", false},             // the change plan tool
+		{"internal/plan/newfile.go", false},          //  and a file it gains
+		{"internal/dockerfile/dockerfile.go", false}, // the Dockerfile checks
+		{"internal/dockerfile/testdata/good.Dockerfile", false},
+		{"cmd/plan/main.go", false},
 		{"origin/testdata/origins.json", false},
 		{"bench/run.sh", false},
 		{"bench/baseline/main.go", false},
@@ -203,24 +211,21 @@ func ignoredOutputs(t *testing.T) []string {
 	return out
 }
 
-// dockerBuild is the Dockerfile's build command; TestDockerfile checks that
-// the Dockerfile still runs exactly this, with CGO_ENABLED=0.
-var dockerBuild = []string{"go", "build", "-trimpath", "-ldflags=-s -w", "-o", "/out/service", "./service"}
-
-const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service ./service`
-
 // TestImageAssetBuilds builds what `cdk deploy` builds: it synthesizes the
 // service image asset with staging on, as the CLI does, takes the staged
-// build context and platform from the cloud assembly and runs the
-// Dockerfile's go build in it for that platform, for each cpuArchitecture,
-// offline, from a module cache of its own that starts empty and holds only
-// what the test provisions first (provisionModules): nothing that a module
+// build context, platform and build arguments from the cloud assembly,
+// checks the Dockerfile against them (internal/dockerfile) and runs the
+// go build that the Dockerfile runs, derived from its RUN line with its
+// build arguments, ARG defaults and ENV, in what the build stage copies
+// from that context, for that platform, for each cpuArchitecture, offline,
+// from a module cache of its own that starts empty and holds only what
+// the test provisions first (provisionModules): nothing that a module
 // cache happens to hold can pass or fail it. The binary must be one that
-// architecture runs. The repository gets a helper package under internal/
-// that the service imports, as a user's app would have; a package the
-// context missed would fail here, not at deploy. The control proves the
-// test can fail: the same app whose context leaves out its helper package
-// must not build.
+// architecture runs, and static on a scratch runtime stage. The
+// repository gets a helper package under internal/ that the service
+// imports, as a user's app would have; a package the context missed would
+// fail here, not at deploy. The control proves the test can fail: the
+// same app whose context leaves out its helper package must not build.
 func TestImageAssetBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the service; skipped with -short")
@@ -249,36 +254,78 @@ func TestImageAssetBuilds(t *testing.T) {
 		{"the same with cpuArchitecture=x86_64", X86_64, addHelper, "linux/amd64", elf.EM_X86_64, ""},
 		{"control: a context without the helper package", "", func(t *testing.T, dir string) {
 			addHelper(t, dir)
-			appendFile(t, filepath.Join(dir, ".dockerignore"), "\ninternal/\n")
+			appendFile(t, filepath.Join(dir, ".dockerignore"), "\ninternal/greet/\n")
 		}, "linux/arm64", elf.EM_AARCH64, "internal/greet"},
 	}
 
 	// Synthesize one at a time (jsii), then build all at once.
-	staged := make([]string, len(tests))
-	platforms := make([]string, len(tests))
+	type build struct {
+		image  imageSource
+		source *dockerfile.Context // the repository copy's context
+		img    *dockerfile.Image
+		dir    string // where the build runs: the build stage's working directory
+		skip   string
+	}
+	builds := make([]build, len(tests))
 	for i, tt := range tests {
 		dir := copyRepo(t, files)
 		tt.edit(t, dir)
-		staged[i], platforms[i] = stageImage(t, dir, tt.arch)
+		b := &builds[i]
+		b.image = stageImage(t, dir, tt.arch)
+		var err error
+		if b.source, err = dockerfile.ReadContext(dir, nil); err != nil {
+			t.Fatal(err)
+		}
+		// docker build applies .dockerignore again to the staged copy.
+		ctx, err := dockerfile.ReadContext(b.image.Directory, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.img, err = dockerfile.Check(ctx, b.image.dockerFile(), b.image.Platform, b.image.BuildArgs); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if b.dir, err = b.img.Build.Stage(ctx, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		b.skip = cgoSkip(b.img.Build)
 	}
-	modcache := provisionModules(t)
+	var provision []buildCommand
+	for i, tt := range tests {
+		if tt.fails == "" && builds[i].skip == "" {
+			provision = append(provision, buildCommand{builds[i].dir, builds[i].img.Build})
+		}
+	}
+	modcache := provisionModules(t, provision)
 	bins := make([]string, len(tests))
 	outputs := make([]string, len(tests))
 	errs := make([]error, len(tests))
 	var wg sync.WaitGroup
 	for i := range tests {
+		if builds[i].skip != "" {
+			continue
+		}
 		bins[i] = filepath.Join(t.TempDir(), "service")
-		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], bins[i], platforms[i], modcache) })
+		wg.Go(func() {
+			outputs[i], errs[i] = goBuild(buildCommand{builds[i].dir, builds[i].img.Build}, bins[i], modcache)
+		})
 	}
 	wg.Wait()
 
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if platforms[i] != tt.platform {
-				t.Errorf("image asset platform %q, want %s", platforms[i], tt.platform)
+			b := builds[i]
+			for _, note := range b.img.Notes {
+				t.Log(note)
 			}
+			if b.image.Platform != tt.platform {
+				t.Errorf("image asset platform %q, want %s", b.image.Platform, tt.platform)
+			}
+			if b.skip != "" {
+				t.Skip(b.skip)
+			}
+			t.Logf("go %s in the build stage's %s, with %s", strings.Join(b.img.Build.Command(b.img.Build.Output), " "), b.img.Build.Dir, strings.Join(b.img.Build.Env, " "))
 			if tt.fails == "" && errs[i] == nil {
-				checkMachine(t, bins[i], tt.machine)
+				checkMachine(t, bins[i], tt.machine, b.img.Runtime == "scratch")
 			}
 			switch {
 			case tt.fails == "" && errs[i] != nil:
@@ -294,15 +341,41 @@ func TestImageAssetBuilds(t *testing.T) {
 		for f := range helper {
 			files = append(files, f)
 		}
-		checkStaged(t, staged[0], files)
+		checkStaged(t, builds[0].image.Directory, files)
+		// The context internal/dockerfile reads from the source directory
+		// is what CDK stages, less the two files CDK always adds: the
+		// checks see what cdk deploy sends.
+		staged := walkFiles(t, builds[0].image.Directory)
+		want := append([]string{".dockerignore"}, builds[0].source.Files...)
+		slices.Sort(want)
+		if !slices.Equal(staged, want) {
+			t.Errorf("CDK staged %q\nthe Dockerfile checks' context (with .dockerignore) is %q", staged, want)
+		}
 	})
+}
+
+// cgoSkip says why the derived build cannot run here, or "": a cgo build
+// needs a C compiler for the target, and here there is only the host's.
+func cgoSkip(b *dockerfile.GoBuild) string {
+	if !b.Cgo {
+		return ""
+	}
+	if b.GOOS != runtime.GOOS || b.GOARCH != runtime.GOARCH {
+		return fmt.Sprintf("the Dockerfile builds with cgo (CGO_ENABLED=1, or unset in a native build), which needs a C cross-compiler for %s/%s: only the %s/%s build is checked here", b.GOOS, b.GOARCH, runtime.GOOS, runtime.GOARCH)
+	}
+	cc, err := exec.Command("go", "env", "CC").Output()
+	if _, lookErr := exec.LookPath(strings.TrimSpace(string(cc))); err != nil || lookErr != nil {
+		return fmt.Sprintf("the Dockerfile builds with cgo, and this machine has no C compiler (go env CC: %q)", strings.TrimSpace(string(cc)))
+	}
+	return ""
 }
 
 // stageImage synthesizes, with asset staging on, an app whose one task runs
 // ServiceImage(dir, cpuArchitecture), as main.go does, with arch as the
-// cpuArchitecture override (none if empty), and returns the staged build
-// context and the platform that the cloud assembly's asset manifest names.
-func stageImage(t *testing.T, dir string, arch Architecture) (string, string) {
+// cpuArchitecture override (none if empty), and returns the image asset's
+// source from the cloud assembly's asset manifest, its directory the
+// staged build context.
+func stageImage(t *testing.T, dir string, arch Architecture) imageSource {
 	t.Helper()
 	outdir := t.TempDir()
 	ctx := cdkContext(t)
@@ -330,28 +403,47 @@ func stageImage(t *testing.T, dir string, arch Architecture) (string, string) {
 		if image.Directory == "" || staged == dir {
 			t.Fatalf("image source directory %q: want a staged copy in the cloud assembly", image.Directory)
 		}
-		return staged, image.Platform
+		image.Directory = staged
+		return image
 	}
-	return "", ""
+	return imageSource{}
 }
 
-// buildEnv is the environment of the Dockerfile's go build for goos/goarch
-// with the module cache modcache. -modcacherw leaves the cache removable by
+// buildCommand is a derived go build and the directory it runs in.
+type buildCommand struct {
+	dir   string
+	build *dockerfile.GoBuild
+}
+
+// env is the build's environment offline: the Dockerfile's variables,
+// cgo as the Dockerfile has it, the module cache modcache and no network
+// unless proxy is given. -modcacherw leaves the cache removable by
 // t.TempDir's cleanup.
-func buildEnv(modcache, goos, goarch string) []string {
-	return append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch,
-		"GOMODCACHE="+modcache, "GOFLAGS=-mod=readonly -modcacherw", "GOWORK=off", "GOTOOLCHAIN=local")
+func (c buildCommand) env(modcache, proxy string) []string {
+	env := append(os.Environ(), c.build.Env...)
+	goflags, _ := os.LookupEnv("GOFLAGS")
+	for _, kv := range c.build.Env {
+		if v, ok := strings.CutPrefix(kv, "GOFLAGS="); ok {
+			goflags = v
+		}
+	}
+	cgo := "0"
+	if c.build.Cgo {
+		cgo = "1"
+	}
+	return append(env, "CGO_ENABLED="+cgo, "GOMODCACHE="+modcache, "GOFLAGS="+strings.TrimSpace(goflags+" -mod=readonly -modcacherw"),
+		"GOWORK=off", "GOTOOLCHAIN=local", "GOPROXY="+proxy)
 }
 
 // provisionModules returns a new module cache holding what the offline
-// build needs, and nothing more: the go.mod file of every module in the
+// builds need, and nothing more: the go.mod file of every module in the
 // graph (a build that misses a package looks for a module providing it
-// in the whole graph) and the source of the modules the service's packages
-// come from. It reads them from the repository with the user's module
-// proxy, behind the module cache's own download directory, so a warm
-// machine copies them and a fresh one downloads them (through the proxy
-// only: make test may use it).
-func provisionModules(t *testing.T) string {
+// in the whole graph) and the source of the modules each build's package
+// comes from, for its platform and tags. It reads them with the user's
+// module proxy, behind the module cache's own download directory, so a
+// warm machine copies them and a fresh one downloads them (through the
+// proxy only: make test may use it).
+func provisionModules(t *testing.T, builds []buildCommand) string {
 	t.Helper()
 	goEnv := func(key string) string {
 		out, err := exec.Command("go", "env", key).Output()
@@ -362,42 +454,52 @@ func provisionModules(t *testing.T) string {
 	}
 	proxy := "file://" + filepath.ToSlash(filepath.Join(goEnv("GOMODCACHE"), "cache", "download")) + "," + goEnv("GOPROXY")
 	modcache := t.TempDir()
-	for _, args := range [][]string{{"list", "-m", "all"}, {"list", "-deps", "./service"}} {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = repoRoot
-		cmd.Env = append(buildEnv(modcache, "linux", "amd64"), "GOPROXY="+proxy)
-		out, err := cmd.CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("go %s with GOPROXY=%s: %v\n%s", strings.Join(args, " "), proxy, err, out)
+	for i, b := range builds {
+		// -e: a package the build cannot find fails the build itself,
+		// which says so. The build tags choose files, and so imports.
+		deps := []string{"list", "-e", "-deps"}
+		cmdArgs := b.build.Command("x")
+		for j, a := range cmdArgs {
+			if a == "-tags" && j+1 < len(cmdArgs) {
+				deps = append(deps, a, cmdArgs[j+1])
+			} else if strings.HasPrefix(a, "-tags=") {
+				deps = append(deps, a)
+			}
+		}
+		lists := [][]string{append(deps, b.build.Package)}
+		if i == 0 {
+			lists = append(lists, []string{"list", "-m", "all"})
+		}
+		for _, args := range lists {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			cmd := exec.CommandContext(ctx, "go", args...)
+			cmd.Dir = b.dir
+			cmd.Env = b.env(modcache, proxy)
+			out, err := cmd.CombinedOutput()
+			cancel()
+			if err != nil {
+				t.Fatalf("go %s with GOPROXY=%s: %v\n%s", strings.Join(args, " "), proxy, err, out)
+			}
 		}
 	}
 	return modcache
 }
 
-// goBuild runs the Dockerfile's build in dir, writing the binary to out,
-// offline: only the module cache modcache, and go.mod and go.sum as they
-// are. It builds for platform as BuildKit does for docker build --platform,
-// whose os/arch become the Dockerfile's TARGETOS and TARGETARCH.
-func goBuild(dir, out, platform, modcache string) (string, error) {
-	goos, goarch, ok := strings.Cut(platform, "/")
-	if !ok {
-		return "", fmt.Errorf("image platform %q, want os/arch", platform)
-	}
+// goBuild runs the derived build, writing the binary to out, offline:
+// only the module cache modcache, and go.mod and go.sum as they are.
+func goBuild(c buildCommand, out, modcache string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	args := slices.Clone(dockerBuild)
-	args[slices.Index(args, "/out/service")] = out
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(buildEnv(modcache, goos, goarch), "GOPROXY=off")
+	cmd := exec.CommandContext(ctx, "go", c.build.Command(out)...)
+	cmd.Dir = c.dir
+	cmd.Env = c.env(modcache, "off")
 	b, err := cmd.CombinedOutput()
 	return string(b), err
 }
 
-// checkMachine checks that bin is a Linux ELF executable for machine.
-func checkMachine(t *testing.T, bin string, machine elf.Machine) {
+// checkMachine checks that bin is a Linux ELF executable for machine and,
+// if static, asks for no dynamic loader (scratch has none).
+func checkMachine(t *testing.T, bin string, machine elf.Machine, static bool) {
 	t.Helper()
 	f, err := elf.Open(bin)
 	if err != nil {
@@ -407,7 +509,35 @@ func checkMachine(t *testing.T, bin string, machine elf.Machine) {
 	if f.Machine != machine || f.Type != elf.ET_EXEC {
 		t.Errorf("the binary is %v %v, want %v %v", f.Type, f.Machine, elf.ET_EXEC, machine)
 	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP && static {
+			t.Errorf("the binary is dynamically linked, and the runtime stage, scratch, has no loader or libc")
+		}
+	}
 }
+
+func walkFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var got []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		got = append(got, filepath.ToSlash(rel))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	return got
+}
+
+// fargoTooling are the directories under internal/ that hold fargo's own
+// tooling, not the service's code: the tests' helpers, the change plan
+// and the Dockerfile checks.
+var fargoTooling = []string{"internal/testhelp/", "internal/plan/", "internal/dockerfile/"}
 
 // checkStaged compares the staged build context with the intent that
 // .dockerignore implements: go.mod, go.sum and every package directory's
@@ -426,26 +556,16 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 			continue
 		case slices.Contains([]string{"bin", "cdk.out", "docs", "stacks", "cmd", "fallback", "scripts", "bench", "e2e", "integ"}, parts[0]):
 			continue
-		case strings.HasSuffix(f, "_test.go") || strings.HasSuffix(f, ".md") || slices.Contains(parts, "testdata") || strings.HasPrefix(f, "internal/testhelp/"):
+		case strings.HasSuffix(f, "_test.go") || strings.HasSuffix(f, ".md") || slices.Contains(parts, "testdata"):
+			continue
+		case slices.ContainsFunc(fargoTooling, func(dir string) bool { return strings.HasPrefix(f, dir) }):
 			continue
 		}
 		if !slices.Contains(want, f) {
 			want = append(want, f)
 		}
 	}
-	var got []string
-	err := filepath.WalkDir(staged, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(staged, path)
-		got = append(got, filepath.ToSlash(rel))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(got)
+	got := walkFiles(t, staged)
 	slices.Sort(want)
 	for _, f := range got {
 		if !slices.Contains(want, f) {
@@ -464,79 +584,54 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 	}
 }
 
-// TestDockerfile checks the Dockerfile's promises that no build here can
-// run (no registry is reachable for the golang image): the build stage runs
-// on the build machine's own platform and cross-compiles, with the go build
-// that TestImageAssetBuilds runs, static, for the target platform (so no
-// emulator is needed, and the binary is the one checked there); the
-// runtime stage ships the CA bundle and zoneinfo where Go looks for them,
-// a /tmp for the task's volume, and runs as UID 65532.
+// TestDockerfile checks the Dockerfile of every image asset of the app
+// against the build context that `cdk deploy` sends, with the asset's
+// build arguments, for each cpuArchitecture's platform (TestCpuArchitecture
+// proves the asset's platform follows it), with internal/dockerfile
+// (BuildKit's parser, moby's pattern matcher): the command in exec form,
+// the platform, every file taken from the context present in it, and a go
+// build whose output the command runs, which TestImageAssetBuilds then
+// runs offline. The non-root user is the task definition's (serviceUser,
+// pinned in TestServiceStack), not the image's. A base image other than
+// scratch cannot be pulled here: the test logs what it did not check.
 func TestDockerfile(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
+	images := imageAssets(t, defaults(t).outdir)
+	if len(images) == 0 {
+		t.Fatal("the app has no image asset")
 	}
-	// Join continued lines and drop comments.
-	var lines []string
-	var cur strings.Builder
-	for line := range strings.Lines(string(data)) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "#") {
-			continue
+	for _, image := range images {
+		ctx, err := dockerfile.ReadContext(image.Directory, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if body, ok := strings.CutSuffix(line, `\`); ok {
-			cur.WriteString(body)
-			continue
-		}
-		cur.WriteString(line)
-		if cur.Len() > 0 {
-			lines = append(lines, cur.String())
-		}
-		cur.Reset()
-	}
-	// Split into stages.
-	var stages [][]string
-	for _, line := range lines {
-		if strings.HasPrefix(line, "FROM ") {
-			stages = append(stages, nil)
-		}
-		if len(stages) > 0 {
-			stages[len(stages)-1] = append(stages[len(stages)-1], line)
-		}
-	}
-	if len(stages) != 2 {
-		t.Fatalf("Dockerfile has %d stages, want 2 (build, runtime)", len(stages))
-	}
-	has := func(stage []string, what string, want ...string) {
-		t.Helper()
-		for _, line := range stage {
-			ok := true
-			for _, w := range want {
-				ok = ok && strings.Contains(line, w)
+		for _, platform := range []string{*X86_64.ImagePlatform().Platform(), *ARM64.ImagePlatform().Platform()} {
+			img, err := dockerfile.Check(ctx, image.dockerFile(), platform, image.BuildArgs)
+			if err != nil {
+				t.Errorf("%s for %s:\n%v", filepath.Join(image.Directory, image.dockerFile()), platform, err)
+				continue
 			}
-			if ok {
-				return
+			for _, note := range img.Notes {
+				t.Logf("%s: %s", platform, note)
 			}
 		}
-		t.Errorf("Dockerfile: %s stage: no line with %q (%s)", strings.Fields(stage[0])[len(strings.Fields(stage[0]))-1], want, what)
 	}
-	build, runtime := stages[0], stages[1]
-	if !strings.HasPrefix(build[0], "FROM --platform=$BUILDPLATFORM ") {
-		t.Errorf("build stage %q, want FROM --platform=$BUILDPLATFORM: it must run natively and cross-compile", build[0])
+}
+
+// TestCheckImage checks what main.go runs before synthesizing: the
+// repository's Dockerfile passes for either architecture, and the
+// Dockerfile of a user's app that COPYs a file .dockerignore leaves out
+// stops synth with a line naming the file and the .dockerignore line.
+func TestCheckImage(t *testing.T) {
+	for _, arch := range []Architecture{ARM64, X86_64} {
+		if err := CheckImage(repoRoot, arch, nil); err != nil {
+			t.Errorf("%s: %v", arch, err)
+		}
 	}
-	has(build, "the target platform's os and arch", "ARG TARGETOS TARGETARCH")
-	has(build, "the static build TestImageAssetBuilds runs, for the target platform", "RUN ", "CGO_ENABLED=0", "GOOS=$TARGETOS", "GOARCH=$TARGETARCH", dockerBuildLine)
-	has(build, "an empty /tmp, writable by anyone", "RUN ", "mkdir -m 1777 /out/root/tmp")
-	if runtime[0] != "FROM scratch" {
-		t.Errorf("runtime stage %q, want FROM scratch", runtime[0])
+	dir := copyRepo(t, repoFiles(t))
+	writeFile(t, filepath.Join(dir, "notes.yaml"), "notes: []\n")
+	appendFile(t, filepath.Join(dir, "Dockerfile"), "COPY notes.yaml /etc/notes.yaml\n")
+	err := CheckImage(dir, ARM64, nil)
+	if err == nil || !strings.Contains(err.Error(), `COPY notes.yaml: notes.yaml is not in the build context`) || !strings.Contains(err.Error(), `"*.yaml" leaves notes.yaml out`) {
+		t.Errorf("a COPY of a file .dockerignore drops: %v, want an error naming notes.yaml and the .dockerignore line", err)
 	}
-	// crypto/x509 reads this file first on Linux; time.LoadLocation reads
-	// /usr/share/zoneinfo.
-	has(runtime, "the CA bundle", "COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt")
-	has(runtime, "the time-zone database", "COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo")
-	has(runtime, "the binary", "COPY --from=build /out/service /service")
-	has(runtime, "/tmp with its mode", "COPY --from=build /out/root/ /")
-	has(runtime, "/tmp as a volume, whose permissions Fargate gives the task volume", `VOLUME ["/tmp"]`)
-	has(runtime, "the non-root user", "USER 65532:65532")
-	has(runtime, "the binary as PID 1", `ENTRYPOINT ["/service"]`)
 }

@@ -462,8 +462,18 @@ func TestCpuArchitecture(t *testing.T) {
 // imageSource is where `cdk deploy` builds one image asset: the build
 // context and the platform it passes to docker build.
 type imageSource struct {
-	Directory string `json:"directory"`
-	Platform  string `json:"platform"`
+	Directory  string            `json:"directory"`
+	Platform   string            `json:"platform"`
+	DockerFile string            `json:"dockerFile"`
+	BuildArgs  map[string]string `json:"dockerBuildArgs"`
+}
+
+// dockerFile is the Dockerfile's path in the build context.
+func (s imageSource) dockerFile() string {
+	if s.DockerFile == "" {
+		return "Dockerfile"
+	}
+	return s.DockerFile
 }
 
 // imageAssets returns the source of each image asset in the Service
