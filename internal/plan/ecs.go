@@ -22,8 +22,8 @@ import (
 //     conditions, its priority, a new rendering of its action by a CDK
 //     upgrade, or a target group it names being replaced);
 //   - a group the live rule still names cannot be deleted (ResourceInUse);
-//     in a stack's cleanup CloudFormation then leaves the group behind and
-//     still reports the update complete;
+//     in a stack's cleanup CloudFormation then skips the group, leaves it
+//     behind and still completes the update (aws/aws-cdk-cli#1564);
 //   - a group the live rule may send everything to must keep the tasks.
 // A change that makes no API call on the rule (its DependsOn) is none of
 // these.
@@ -179,7 +179,7 @@ func (w *world) portTaken(v *version) (msg, fix string) {
 		}
 		if other, _ := w.resolve(l, l.stack, l.res.Properties["LoadBalancerArn"]); other == lb {
 			return fmt.Sprintf("listener %s takes port %v while listener %s still holds it (CloudFormation deletes %s only in the cleanup): the load balancer refuses it (DuplicateListener) and CloudFormation rolls the stack back", v.id, v.res.Properties["Port"], l.id, l.id),
-				fmt.Sprintf("no order of deploys avoids it within one stack: delete listener %s by hand first (aws elbv2 delete-listener --listener-arn <its ARN>; port %v refuses connections until the deploy moves %s there), then deploy; CloudFormation's own delete of it then finds it gone and goes on", l.id, v.res.Properties["Port"], v.id)
+				fmt.Sprintf("no order of deploys avoids it within one stack: delete listener %s by hand first (aws elbv2 delete-listener --listener-arn <its ARN>; port %v refuses connections until the deploy moves %s there), then deploy; CloudFormation's own delete of it in the cleanup finds it gone, and a failed cleanup delete would not fail the update either (aws/aws-cdk-cli#1564)", l.id, v.res.Properties["Port"], v.id)
 		}
 	}
 	return "", ""
