@@ -315,6 +315,9 @@ func (p *Plan) Effects() Effects {
 			}
 		}
 	}
+	for _, id := range p.becomeNative() {
+		e.ByHand = append(e.ByHand, fmt.Sprintf("service %s becomes native: ECS takes over its production rule, which must forward to the primary group only; if it ran a native strategy before and left it without the procedure in docs/deploy-strategies.md, read the live rule (aws elbv2 describe-rules) and write the template's action back first", id))
+	}
 	var left, beside []string
 	for _, sp := range p.Stacks {
 		switch {
@@ -331,6 +334,31 @@ func (p *Plan) Effects() Effects {
 		e.ByHand = append(e.ByHand, fmt.Sprintf("the deployed %s keep running beside the new stacks: destroy them with the old settings once the new ones serve", strings.Join(beside, ", ")))
 	}
 	return e
+}
+
+// becomeNative returns the services that gain a native strategy (a load
+// balancer entry with AdvancedConfiguration) in place.
+func (p *Plan) becomeNative() []string {
+	native := func(r Resource) bool {
+		for _, lb := range list(r.Properties["LoadBalancers"]) {
+			if get(lb, "AdvancedConfiguration") != nil {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, sp := range p.Stacks {
+		if sp.Before == nil || sp.After == nil || sp.separate() {
+			continue
+		}
+		for _, c := range sp.Update {
+			if c.Type == "AWS::ECS::Service" && c.Action == Modify && native(sp.After.Template.Resources[c.ID]) && !native(sp.Before.Template.Resources[c.ID]) {
+				out = append(out, c.ID)
+			}
+		}
+	}
+	return out
 }
 
 // deployText says how ECS deploys svc, from its DeploymentConfiguration:
