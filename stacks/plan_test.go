@@ -70,7 +70,7 @@ var planCases = []planCase{
 	{name: "natGateways-down", key: "natGateways", base: "nat", set: map[string]any{"natGateways": "0"}, change: "1 → 0"},
 	{name: "containerPort", key: "containerPort", set: map[string]any{"containerPort": "8080"}, change: "5000 → 8080"},
 	{name: "healthCheckPath", key: "healthCheckPath", set: map[string]any{"healthCheckPath": "/health/ready"}, change: "`/healthcheck` → `/health/ready`",
-		unsafe: "CloudFormation updates the target groups before the service, so they check the new path before any task answers it: the running tasks turn unhealthy within 10 s and ECS replaces them; deploy an app that answers both paths first, then change the key (docs/deploy-strategies.md, Changing healthCheckPath)"},
+		want: "checks /health/ready, the tasks of service ServiceD69D759B answer /healthcheck: they turn unhealthy"},
 	{name: "cpu", key: "cpu", set: map[string]any{"cpu": "512", "memoryMiB": "1024"}, change: "256 → 512 (with memoryMiB 1024)"},
 	{name: "memoryMiB", key: "memoryMiB", set: map[string]any{"memoryMiB": "1024"}, change: "512 → 1024"},
 	{name: "environment", key: "environment", set: map[string]any{"environment": `{"LOG_LEVEL": "debug"}`}, change: "a new variable"},

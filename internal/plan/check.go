@@ -145,6 +145,8 @@ type world struct {
 	// live holds the listener rules whose action ECS owns, with the target
 	// groups the live rule may forward to (see ecs.go).
 	live map[*version][]*version
+	// fixes say what to do instead of a broken invariant, by message.
+	fixes map[string]string
 }
 
 func newWorldStack(s *Stack, old bool) *worldStack {
@@ -302,7 +304,9 @@ func (w *world) traffic() []string {
 			for _, e := range list(get(def, "Environment")) {
 				if get(e, "Name") == "HEALTH_CHECK_PATH" {
 					if path := tg.res.Properties["HealthCheckPath"]; path != nil && path != get(e, "Value") {
-						out = append(out, fmt.Sprintf("target group %s checks %v, the tasks of service %s answer %v: they turn unhealthy", name(tg), path, name(svc), get(e, "Value")))
+						m := fmt.Sprintf("target group %s checks %v, the tasks of service %s answer %v: they turn unhealthy", name(tg), path, name(svc), get(e, "Value"))
+						out = append(out, m)
+						w.fixes[m] = fmt.Sprintf("no order of deploys avoids it: first deploy an app that answers both %v and %v (with the health path unchanged), then change the path (docs/deploy-strategies.md, Changing healthCheckPath)", get(e, "Value"), path)
 					}
 				}
 			}
@@ -427,7 +431,7 @@ func (ws *worldStack) imports() map[string]string {
 // simulate deploys the stacks in the given order (indexes into p.Stacks)
 // and returns the invariants broken on the way.
 func (p *Plan) simulate(order []int) []Violation {
-	w := &world{}
+	w := &world{fixes: map[string]string{}}
 	for _, sp := range p.Stacks {
 		if sp.Before != nil {
 			w.stacks = append(w.stacks, newWorldStack(sp.Before, true))
@@ -460,6 +464,7 @@ func (p *Plan) simulate(order []int) []Violation {
 			msgs = append(msgs, m)
 			fixes[m] = fix
 		}
+		maps.Copy(fixes, w.fixes)
 		return msgs
 	}
 	// Whatever already fails before the deploy is not the deploy's doing.
@@ -497,7 +502,8 @@ func (p *Plan) simulate(order []int) []Violation {
 						continue
 					}
 					if why := p.changedExports[export]; why != "" {
-						once(start, fmt.Sprintf("export %s, which %s imports (%s), is %s: CloudFormation refuses the update of %s", export, other.key, importer, why, sp.ID))
+						once(start, fmt.Sprintf("export %s, which %s imports (%s), is %s: CloudFormation refuses the update of %s", export, other.key, importer, why, sp.ID),
+							fmt.Sprintf("no order of deploys avoids it: %s must stop importing %s before %s changes it, or be destroyed and deployed again after it", other.key, export, sp.ID))
 					}
 				}
 			}
@@ -510,7 +516,8 @@ func (p *Plan) simulate(order []int) []Violation {
 					continue
 				}
 				if es, _ := w.export(x.export); es == nil && !exportedBy(sp.After, x.export) {
-					once(start, fmt.Sprintf("%s imports %s, which no deployed stack exports yet: CloudFormation refuses the update", sp.ID, x.export))
+					once(start, fmt.Sprintf("%s imports %s, which no deployed stack exports yet: CloudFormation refuses the update", sp.ID, x.export),
+						fmt.Sprintf("deploy the stack that exports %s first", x.export))
 				}
 			}
 		}
