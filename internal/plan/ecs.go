@@ -30,10 +30,9 @@ import (
 
 // checkLiveRule is the procedure that makes the live rule the template's
 // again: the weight on the group the template names, and no other group.
-const checkLiveRule = "before the deploy, read the live rule (aws elbv2 describe-rules --rule-arns <rule ARN>); " +
-	"if the weight is on the alternate group, deploy one more release with the strategy unchanged (each native release moves the traffic to the other group; aws ecs update-service --force-new-deployment does it without a change), and read it again; " +
-	"once the primary group (the one the template's action names) has weight 100, write the template's action back by hand " +
-	"(aws elbv2 modify-rule --rule-arn <rule ARN> --actions Type=forward,TargetGroupArn=<primary group ARN>), which moves no request, and deploy (docs/deploy-strategies.md, Leaving a native strategy)"
+const checkLiveRule = "before the deploy, make live-rule reads the live rule (aws elbv2 describe-rules); " +
+	"if the weight is on the alternate group, deploy one more release with the strategy unchanged (each native release moves the traffic to the other group; aws ecs update-service --force-new-deployment does it without a change) and read it again; " +
+	"once the primary group (the one the template's action names) has all the weight, make live-rule FIX=1 writes the template's action back (aws elbv2 modify-rule), which moves no request; then deploy (docs/deploy-strategies.md, Leaving a native strategy)"
 
 // nativeTargets are a service's ECS-owned rules and its two target groups,
 // when it deploys with a native strategy.
