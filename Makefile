@@ -43,7 +43,7 @@ TEST_PACKAGES := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || e
 
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke logs bench integ integ-clean deploy-role node rename upgrade versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke live-rule logs bench integ integ-clean deploy-role node rename upgrade versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -137,6 +137,10 @@ destroy: $(CDK) $(NODE)
 ## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL
 smoke: $(NODE)
 	scripts/smoke.sh
+
+## live-rule: say whether the live production rule is the template's (before leaving a native strategy; FIX=1 writes it back when the weight is on the primary group; needs AWS credentials)
+live-rule: $(NODE)
+	@FIX='$(FIX)' scripts/live-rule.sh
 
 ## logs: follow the service's logs, SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
 logs: $(NODE)

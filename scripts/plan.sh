@@ -5,7 +5,10 @@
 # deployed in cdk.out.deployed) or a git revision such as main, which is
 # synthesized in a temporary worktree with the same CLI and arguments.
 # Needs no AWS credentials: without them both sides are synthesized
-# environment-agnostic. PLAN overrides the plan command (for the tests).
+# environment-agnostic. It exits as the plan command does: 0 when the
+# deploy is safe, 1 when one deploy breaks an invariant (the plan prints the
+# safe order of deploys or the procedure; docs/plans.md), 2 on a usage or
+# input error. PLAN overrides the plan command (for the tests).
 set -euo pipefail
 cdk=$1 base=${2:-}
 shift 2 || true

@@ -318,3 +318,48 @@ mkdir -p "$out"; echo "{\"args\": \"${args[*]}\"}" > "$out/manifest.json"`)
 		}
 	}
 }
+
+// TestLiveRule: make live-rule passes only a production rule that is the
+// template's, writes the template's action back (FIX=1) only when all the
+// weight is on the primary group, and never when it is on the other one.
+func TestLiveRule(t *testing.T) {
+	bin, dir := t.TempDir(), t.TempDir()
+	outputs := `{"fargo-LoadBalancer": {"ServiceUrl": "http://lb.example"}, "fargo-Service": {"ServiceName": "fargo", "LogGroupName": "fargo-Service-LogGroup"}}`
+	if err := os.WriteFile(filepath.Join(dir, "cdk-outputs.json"), []byte(outputs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modified := filepath.Join(dir, "modified")
+	fake(t, bin, "aws", `case "$1 $2" in
+"cloudformation describe-stack-resources")
+  [[ $4 == fargo-Service ]] || exit 254
+  echo '{"StackResources": [{"LogicalResourceId": "ProductionRuleD96592E2", "PhysicalResourceId": "arn:rule"},
+    {"LogicalResourceId": "TargetGroup3D7CD9B8", "PhysicalResourceId": "arn:blue"},
+    {"LogicalResourceId": "AlternateTargetGroup66004475", "PhysicalResourceId": "arn:green"}]}' ;;
+"elbv2 describe-rules") echo "$RULE" ;;
+"elbv2 modify-rule") echo "$*" >>"$MODIFIED" ;;
+*) exit 254 ;;
+esac`)
+	weighted := func(blue, green int) string {
+		return fmt.Sprintf(`{"Rules": [{"Actions": [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": "arn:blue", "Weight": %d}, {"TargetGroupArn": "arn:green", "Weight": %d}]}}]}]}`, blue, green)
+	}
+	for _, c := range []struct {
+		name, rule, fix string
+		code            int
+		modify          string // the modify-rule call, or ""
+	}{
+		{"the template's", `{"Rules": [{"Actions": [{"Type": "forward", "TargetGroupArn": "arn:blue"}]}]}`, "", 0, ""},
+		{"weight on the primary", weighted(100, 0), "", 1, ""},
+		{"weight on the primary, fixed", weighted(100, 0), "1", 0, "elbv2 modify-rule --rule-arn arn:rule --actions Type=forward,TargetGroupArn=arn:blue\n"},
+		{"weight on the alternate", weighted(0, 100), "1", 1, ""},
+		{"weight on both", weighted(95, 5), "1", 1, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			os.Remove(modified)
+			code, stdout, stderr := run(t, dir, bin, []string{"RULE=" + c.rule, "FIX=" + c.fix, "MODIFIED=" + modified}, "live-rule.sh")
+			got, _ := os.ReadFile(modified)
+			if code != c.code || string(got) != c.modify {
+				t.Errorf("exit %d (want %d), modify-rule %q (want %q)\nstdout %s\nstderr %s", code, c.code, got, c.modify, stdout, stderr)
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func deployment(cfg Config, props *awsecs.FargateServiceProps, alarmNames []stri
 // the target group that the new tasks of each release start in, the test
 // rule that reaches them, and the role ECS uses to move the production
 // rule's weights between the two groups.
-func alternateTarget(stack awscdk.Stack, cfg Config, listener awselasticloadbalancingv2.IApplicationListener, routing Routing, production awselasticloadbalancingv2.ApplicationListenerRule, tgProps *awselasticloadbalancingv2.ApplicationTargetGroupProps) (awselasticloadbalancingv2.ApplicationTargetGroup, awsecs.AlternateTarget) {
+func alternateTarget(stack awscdk.Stack, cfg Config, listener awselasticloadbalancingv2.IApplicationListener, routing Routing, production awselasticloadbalancingv2.ApplicationListenerRule, primary awselasticloadbalancingv2.ApplicationTargetGroup, tgProps *awselasticloadbalancingv2.ApplicationTargetGroupProps) (awselasticloadbalancingv2.ApplicationTargetGroup, awsecs.AlternateTarget) {
 	alternate := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("AlternateTargetGroup"), tgProps)
 	test := awselasticloadbalancingv2.NewApplicationListenerRule(stack, jsii.String("TestRule"), &awselasticloadbalancingv2.ApplicationListenerRuleProps{
 		Listener:     listener,
@@ -117,6 +117,13 @@ func alternateTarget(stack awscdk.Stack, cfg Config, listener awselasticloadbala
 		Conditions:   routing.conditions(awselasticloadbalancingv2.ListenerCondition_HttpHeader(jsii.String(testHeader), jsii.Strings(testHeaderValue))),
 		TargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{alternate},
 	})
+	// ECS rewrites both rules into forwards over both groups, while each
+	// template rule names one: without these, cdk destroy may delete a
+	// group before the rule that still forwards to it, which fails
+	// (ResourceInUse). A DependsOn makes no API call on the rule, so adding
+	// it to a deployed service is itself safe (internal/plan checks both).
+	production.Node().AddDependency(alternate)
+	test.Node().AddDependency(primary)
 	role := awsiam.NewRole(stack, jsii.String("LoadBalancerRole"), &awsiam.RoleProps{
 		Description: jsii.String("Lets ECS shift traffic between the service's target groups during a deployment"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs.amazonaws.com"), nil),

@@ -1,11 +1,13 @@
 package stacks
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -34,37 +36,41 @@ type planCase struct {
 	key  string // the README Configuration key it plans
 	base string
 	set  map[string]any
-	// change says what the case changes, for the README table.
+	// change says what the case changes, for the table.
 	change string
-	// interrupts is what the change does beyond what the plan shows (a new
-	// deployment of the tasks the plan shows itself), in words.
-	interrupts string
-	// unsafe, when set, is why the change cannot be made safe in two
-	// deploys on this layout and what to do instead; the test fails if the
-	// plan then breaks no invariant, so that the note cannot outlive its
-	// cause.
+	// note is what the change does that no template shows (an e-mail SNS
+	// sends, a second deployment left running), written by hand; the
+	// table marks it as such. Everything else the table says comes from
+	// the plan.
+	note string
+	// unsafe, when set, is why the change cannot be made safe by any order
+	// of deploys and what to do instead, where the plan's own procedure
+	// does not say it; the test fails if the plan then breaks no
+	// invariant, so that the note cannot outlive its cause.
 	unsafe string
+	// want, when set, is what a broken invariant of the one deploy must
+	// say: the finding the case pins, so that the test fails when the plan
+	// goes back to calling the change safe.
+	want string
+	// steps, when set, is the safe order of deploys the plan must give.
+	steps [][]string
 }
 
-// rollsTasks is what a new deployment of the service does to the traffic
-// (stacks/timings.go has the numbers).
-const rollsTasks = "new tasks, deployed with deploymentStrategy (a canary of about 13 minutes by default; see Deploy strategies); no request is lost"
-
 var planCases = []planCase{
-	{name: "appName", key: "appName", set: map[string]any{"appName": "shop"}, change: "`fargo` → `shop`",
-		interrupts: "a second deployment under the new name; the old one keeps running until `make destroy` with the old name"},
-	{name: "account", key: "account", set: map[string]any{"account": "210987654321", "region": "eu-west-1"}, change: "another account",
-		interrupts: "a second deployment in that account; the deployed one is untouched"},
-	{name: "region", key: "region", set: map[string]any{"region": "us-east-1", "account": account}, change: "eu-west-1 → us-east-1",
-		interrupts: "a second deployment in that region; the deployed one is untouched"},
+	{name: "appName", key: "appName", set: map[string]any{"appName": "shop"}, change: "`fargo` → `shop`"},
+	{name: "account", key: "account", set: map[string]any{"account": "210987654321", "region": "eu-west-1"}, change: "another account"},
+	{name: "region", key: "region", set: map[string]any{"region": "us-east-1", "account": account}, change: "eu-west-1 → us-east-1"},
 	{name: "vpcId", key: "vpcId", set: map[string]any{"vpcId": "vpc-0123456789abcdef0"}, change: "own VPC → an existing VPC",
 		unsafe: "the load balancer's target group and security groups move to the other VPC, and the Service stack imports them: destroy and deploy again (see Existing VPC)"},
-	{name: "maxAzs", key: "maxAzs", set: map[string]any{"maxAzs": "2"}, change: "3 → 2"},
+	{name: "maxAzs", key: "maxAzs", set: map[string]any{"maxAzs": "2"}, change: "3 → 2",
+		// The load balancer leaves the third AZ only after the service's
+		// deploy has moved the tasks out of it.
+		steps: [][]string{{"Service"}, {"LoadBalancer"}}},
 	{name: "natGateways-up", key: "natGateways", set: map[string]any{"natGateways": "1"}, change: "0 → 1"},
 	{name: "natGateways-down", key: "natGateways", base: "nat", set: map[string]any{"natGateways": "0"}, change: "1 → 0"},
 	{name: "containerPort", key: "containerPort", set: map[string]any{"containerPort": "8080"}, change: "5000 → 8080"},
 	{name: "healthCheckPath", key: "healthCheckPath", set: map[string]any{"healthCheckPath": "/health/ready"}, change: "`/healthcheck` → `/health/ready`",
-		unsafe: "CloudFormation updates the target groups before the service, so they check the new path before any task answers it: the running tasks turn unhealthy within 10 s and ECS replaces them; deploy an app that answers both paths first, then change the key (docs/deploy-strategies.md, Changing healthCheckPath)"},
+		want: "checks /health/ready, the tasks of service ServiceD69D759B answer /healthcheck: they turn unhealthy"},
 	{name: "cpu", key: "cpu", set: map[string]any{"cpu": "512", "memoryMiB": "1024"}, change: "256 → 512 (with memoryMiB 1024)"},
 	{name: "memoryMiB", key: "memoryMiB", set: map[string]any{"memoryMiB": "1024"}, change: "512 → 1024"},
 	{name: "environment", key: "environment", set: map[string]any{"environment": `{"LOG_LEVEL": "debug"}`}, change: "a new variable"},
@@ -76,8 +82,10 @@ var planCases = []planCase{
 	{name: "scaleInCooldownSeconds", key: "scaleInCooldownSeconds", set: map[string]any{"scaleInCooldownSeconds": "600"}, change: "300 → 600"},
 	{name: "scaleOutCooldownSeconds", key: "scaleOutCooldownSeconds", set: map[string]any{"scaleOutCooldownSeconds": "30"}, change: "60 → 30"},
 	{name: "requestsPerTarget", key: "requestsPerTarget", base: "rolling", set: map[string]any{"requestsPerTarget": "500"}, change: "off → 500 (with deploymentStrategy rolling)"},
-	{name: "deploymentStrategy-rolling", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "rolling"}, change: "canary → rolling"},
+	{name: "deploymentStrategy-rolling", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "rolling"}, change: "canary → rolling",
+		want: "CloudFormation deletes target group AlternateTargetGroup66004475 while the live listener rule ProductionRuleD96592E2 may still forward to it"},
 	{name: "deploymentStrategy-linear", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "linear"}, change: "canary → linear"},
+	{name: "deploymentStrategy-fromRolling", key: "deploymentStrategy", base: "rolling", set: map[string]any{"deploymentStrategy": "canary"}, change: "rolling → canary"},
 	{name: "deploymentStrategy-blueGreen", key: "deploymentStrategy", set: map[string]any{"deploymentStrategy": "blueGreen"}, change: "canary → blueGreen"},
 	{name: "canaryPercent", key: "canaryPercent", set: map[string]any{"canaryPercent": "10"}, change: "5 → 10"},
 	{name: "linearStepPercent", key: "linearStepPercent", base: "linear", set: map[string]any{"linearStepPercent": "25"}, change: "20 → 25 (with deploymentStrategy linear)"},
@@ -93,14 +101,16 @@ var planCases = []planCase{
 	{name: "corsAllowedOrigins", key: "corsAllowedOrigins", set: map[string]any{"corsAllowedOrigins": "https://app.example.com"}, change: "`*` → one origin"},
 	{name: "corsAllowCredentials", key: "corsAllowCredentials", set: map[string]any{"corsAllowedOrigins": "https://app.example.com", "corsAllowCredentials": "true"}, change: "false → true (with one origin)"},
 	{name: "domainName", key: "domainName", set: map[string]any{"domainName": "app.example.com", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}, change: "on, with `certificateArn`",
-		interrupts: "the serving listener moves from HTTP 80 to HTTPS 443 in place (the service's rules stay), then a new port-80 listener redirects to it: port 80 refuses connections for the seconds between the two, and clients that do not follow redirects stop working on http://"},
+		note: "clients that do not follow redirects stop working on http://"},
+	{name: "domainName-off", key: "domainName", base: "domain", set: map[string]any{"domainName": "", "hostedZoneId": "", "hostedZoneName": ""}, change: "off (was on, with the zone)",
+		want: "takes port 80 while listener LoadBalancerRedirectListener939DED4E still holds it"},
 	{name: "hostedZone", key: "hostedZoneId", set: planBases["domain"], change: "domain on, with the zone (and `hostedZoneName`)",
-		interrupts: "as domainName, and the listener's move to HTTPS waits for ACM's DNS validation of the new certificate, serving HTTP on 80 until then"},
+		note: "the listener's move to HTTPS waits for ACM's DNS validation of the new certificate, serving HTTP on 80 until then"},
 	{name: "hostedZone", key: "hostedZoneName"},
 	{name: "certificateArn", key: "certificateArn", base: "domain", set: map[string]any{"hostedZoneId": "", "hostedZoneName": "", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"},
 		change: "ACM-issued → your certificate"},
 	{name: "alarmEmail", key: "alarmEmail", set: map[string]any{"alarmEmail": "ops@example.com"}, change: "on",
-		interrupts: "SNS e-mails a confirmation request; alarms reach the address once it is confirmed"},
+		note: "SNS e-mails a confirmation request; alarms reach the address once it is confirmed"},
 	{name: "alarmErrorRatePercent", key: "alarmErrorRatePercent", set: map[string]any{"alarmErrorRatePercent": "2"}, change: "5 → 2"},
 	{name: "alarmLatencyP99Ms", key: "alarmLatencyP99Ms", set: map[string]any{"alarmLatencyP99Ms": "500"}, change: "1000 → 500"},
 	{name: "alarmCpuPercent", key: "alarmCpuPercent", set: map[string]any{"alarmCpuPercent": "80"}, change: "90 → 80"},
@@ -149,8 +159,24 @@ func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[st
 	return dirs
 }
 
-// plans holds each case's plan, computed once.
-var plans map[string]*plan.Plan
+// withoutDefaults drops the keys a configuration sets to their shipped
+// value: it synthesizes as if they were not set.
+func withoutDefaults(set map[string]any) map[string]string {
+	out := map[string]string{}
+	for k, v := range set {
+		if fmt.Sprint(v) != fmt.Sprint(Defaults[k]) {
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// plans holds each case's plan, computed once, and baseAssemblies the
+// deployed configurations they start from, by base name.
+var (
+	plans          map[string]*plan.Plan
+	baseAssemblies map[string]*plan.Assembly
+)
 
 func casePlans(t *testing.T) map[string]*plan.Plan {
 	t.Helper()
@@ -174,7 +200,7 @@ func casePlans(t *testing.T) map[string]*plan.Plan {
 		}
 		name, set := c.config()
 		for base, b := range planBases {
-			if maps.Equal(b, set) {
+			if maps.Equal(withoutDefaults(b), withoutDefaults(set)) {
 				same[name] = "base-" + base
 			}
 		}
@@ -185,6 +211,12 @@ func casePlans(t *testing.T) map[string]*plan.Plan {
 	dirs := synthPlanAssemblies(t, configs)
 	for name, base := range same {
 		dirs[name] = dirs[base]
+	}
+	baseAssemblies = map[string]*plan.Assembly{}
+	for base := range planBases {
+		if baseAssemblies[base], err = plan.Load(dirs["base-"+base]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	schemas := plan.SchemaCache(schemaDir)
 	plans = map[string]*plan.Plan{}
@@ -229,10 +261,19 @@ func TestPlans(t *testing.T) {
 			p := all[c.name]
 			g.Assert(t, c.name, []byte(p.Format()))
 			switch {
-			case len(p.Violations) > 0 && len(p.TwoSteps) == 0 && c.unsafe == "":
-				t.Errorf("the plan breaks an invariant, with no safe two-step order:\n%s", p.Format())
+			case len(p.Violations) > 0 && len(p.Steps) == 0 && c.unsafe == "" && !hasFix(p):
+				t.Errorf("the plan breaks an invariant, with no safe order and no procedure:\n%s", p.Format())
 			case len(p.Violations) == 0 && c.unsafe != "":
 				t.Errorf("declared unsafe (%s), but the plan breaks no invariant: drop the note", c.unsafe)
+			}
+			if c.want != "" && !slices.ContainsFunc(p.Violations, func(v plan.Violation) bool { return strings.Contains(v.Message, c.want) }) {
+				t.Errorf("the plan no longer says %q; it says:\n%s", c.want, p.Format())
+			}
+			if c.want != "" && len(p.Steps) > 0 {
+				t.Errorf("no order of deploys makes it safe, yet the plan gives one: %v", p.Steps)
+			}
+			if c.steps != nil && !reflect.DeepEqual(p.Steps, c.steps) {
+				t.Errorf("safe order %v, want %v:\n%s", p.Steps, c.steps, p.Format())
 			}
 		})
 	}
@@ -257,13 +298,16 @@ func TestPlansCoverEveryKey(t *testing.T) {
 const (
 	tableBegin = "<!-- plan table: go test ./stacks -run TestPlans -update writes it -->"
 	tableEnd   = "<!-- end of plan table -->"
+	// planDoc holds the table, beside what make plan does.
+	planDoc = "docs/plans.md"
 )
 
-// planTable renders the README's "What changing a setting does" table
-// from the plans.
+// planTable renders the "What changing a setting does" table from the
+// plans: every cell but the key, the change and the marked notes is the
+// plan's own words.
 func planTable(all map[string]*plan.Plan) string {
 	var b strings.Builder
-	b.WriteString("| key | change planned | what the deploy does | for the running service |\n|---|---|---|---|\n")
+	b.WriteString("| key | change planned | what the deploy does | tasks | requests | by hand |\n|---|---|---|---|---|---|\n")
 	byName := map[string]planCase{}
 	for _, c := range planCases {
 		if c.set != nil {
@@ -273,47 +317,111 @@ func planTable(all map[string]*plan.Plan) string {
 	for _, k := range planCases {
 		c := byName[k.name]
 		p := all[c.name]
-		what := p.Summary()
-		var effects []string
-		if p.RollsTasks() {
-			effects = append(effects, rollsTasks)
-		}
-		if c.interrupts != "" {
-			effects = append(effects, c.interrupts)
-		}
+		e := p.Effects()
+		hand := e.ByHand
 		if c.unsafe != "" {
-			effects = append(effects, "**unsafe**: "+c.unsafe)
+			hand = append(hand, "**unsafe**: "+c.unsafe+" (not in the templates)")
 		}
-		if len(effects) == 0 {
-			effects = append(effects, "nothing: no task restarts")
+		if c.note != "" {
+			hand = append(hand, "also: "+c.note+" (not in the templates)")
 		}
-		effect := strings.Join(effects, "; ")
-		fmt.Fprintf(&b, "| [`%s`](stacks/testdata/plans/%s.plan) | %s | %s | %s |\n", k.key, c.name, c.change, what, effect)
+		if len(hand) == 0 {
+			hand = []string{"nothing"}
+		}
+		fmt.Fprintf(&b, "| [`%s`](../stacks/testdata/plans/%s.plan) | %s | %s | %s | %s | %s |\n",
+			k.key, c.name, c.change, p.Summary(), e.Tasks, e.Requests, strings.Join(hand, "; "))
 	}
 	return b.String()
 }
 
-// checkPlanTable compares the README's table with the plans, and with
-// -update writes it.
+// checkPlanTable compares the table in docs/plans.md with the plans, and
+// with -update writes it.
 func checkPlanTable(t *testing.T, all map[string]*plan.Plan) {
-	readme := filepath.Join(repoRoot, "README.md")
-	data, err := os.ReadFile(readme)
+	doc := filepath.Join(repoRoot, planDoc)
+	data, err := os.ReadFile(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(data)
 	i, j := strings.Index(s, tableBegin), strings.Index(s, tableEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no plan table between %q and %q", tableBegin, tableEnd)
+		t.Fatalf("%s has no plan table between %q and %q", planDoc, tableBegin, tableEnd)
 	}
 	want := planTable(all)
 	if got := s[i+len(tableBegin)+1 : j]; got != want {
 		if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-			if err := os.WriteFile(readme, []byte(s[:i+len(tableBegin)+1]+want+s[j:]), 0o644); err != nil {
+			if err := os.WriteFile(doc, []byte(s[:i+len(tableBegin)+1]+want+s[j:]), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return
 		}
-		t.Errorf("README's plan table is not what the plans say; run go test ./stacks -run TestPlans -update, want:\n%s", want)
+		t.Errorf("%s's plan table is not what the plans say; run go test ./stacks -run TestPlans -update, want:\n%s", planDoc, want)
+	}
+}
+
+// hasFix reports whether the plan says what to do instead for every
+// invariant it breaks.
+func hasFix(p *plan.Plan) bool {
+	for _, v := range p.Violations {
+		if v.Fix == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDestroyDeletesRulesFirst: cdk destroy deletes each listener rule
+// that ECS owns before either target group, which a live rule may still
+// forward to, for every strategy's Service stack.
+func TestDestroyDeletesRulesFirst(t *testing.T) {
+	casePlans(t)
+	for _, base := range []string{"default", "linear", "rolling"} {
+		for _, v := range plan.Destroy(baseAssemblies[base]) {
+			t.Errorf("%s: %s; %s", base, v.Message, v.Fix)
+		}
+	}
+}
+
+// TestRuleDependsOnIsSafe: adding the rules' DependsOn (which
+// TestDestroyDeletesRulesFirst needs) to a deployed native service plans
+// as no change: the deployed templates without them, the new ones with.
+func TestRuleDependsOnIsSafe(t *testing.T) {
+	casePlans(t)
+	after := baseAssemblies["default"]
+	before := &plan.Assembly{Dir: after.Dir}
+	stripped := 0
+	for _, as := range after.Stacks {
+		s := *as
+		data, err := json.Marshal(as.Template)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Template = plan.Template{}
+		if err := json.Unmarshal(data, &s.Template); err != nil {
+			t.Fatal(err)
+		}
+		before.Stacks = append(before.Stacks, &s)
+		for id, r := range s.Template.Resources {
+			if r.Type == "AWS::ElasticLoadBalancingV2::ListenerRule" && r.DependsOn != nil {
+				r.DependsOn = nil
+				s.Template.Resources[id] = r
+				stripped++
+			}
+		}
+	}
+	if stripped != 2 {
+		t.Fatalf("%d listener rules with DependsOn, want the production and the test rule", stripped)
+	}
+	schemaDir, err := plan.CfnLintSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Diff(before, after, plan.SchemaCache(schemaDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Check()
+	if add, change, destroy := p.Counts(); add+change+destroy > 0 || len(p.Violations) > 0 {
+		t.Errorf("adding the rules' DependsOn is not a no-op:\n%s", p.Format())
 	}
 }

@@ -183,7 +183,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	var alternate awsecs.AlternateTarget
 	if cfg.Native() {
 		var alternateGroup awselasticloadbalancingv2.ApplicationTargetGroup
-		alternateGroup, alternate = alternateTarget(stack, cfg, props.Listener, routing, production, targetGroupProps)
+		alternateGroup, alternate = alternateTarget(stack, cfg, props.Listener, routing, production, targetGroup, targetGroupProps)
 		targetGroups = append(targetGroups, alternateGroup)
 	}
 

@@ -103,7 +103,8 @@ func TestSubnetsStayPutWhenMaxAzsChanges(t *testing.T) {
 		}
 		seen[c] = id
 	}
-	// Going from 3 to 2 takes two steps (README): the consumers first stop
+	// Going from 3 to 2 takes ordered deploys (docs/plans.md, maxAzs: the
+	// Service, then the LoadBalancer, then the rest): the consumers first stop
 	// using the third zone's subnets, which needs every export they import
 	// at maxAzs 2 to exist while the Network stack still has 3.
 	exports3 := exportNames(t, three, "Network")

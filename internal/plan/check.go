@@ -5,7 +5,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -15,10 +14,11 @@ type Plan struct {
 	Stacks []*StackPlan
 	// Violations are the invariants the deploy breaks, in one deploy.
 	Violations []Violation
-	// TwoSteps, when the one deploy breaks an invariant, are the stacks to
-	// deploy alone first so that neither deploy breaks one; empty when no
-	// such split exists.
-	TwoSteps []string
+	// Steps, when the one deploy breaks an invariant, are the groups of
+	// stacks to deploy alone first, in order, before the deploy of
+	// everything, so that no deploy breaks one; empty when no such order
+	// exists.
+	Steps [][]string
 
 	changedExports map[string]string
 }
@@ -28,6 +28,11 @@ type Plan struct {
 type Violation struct {
 	From, To string // step labels; To is "" when it holds to the end
 	Message  string
+	// Fix is what to do instead, when no order of deploys avoids it.
+	Fix string
+	// Loses is true when requests fail while it holds; otherwise the
+	// deploy fails, or leaves something behind, before any does.
+	Loses bool
 }
 
 func (v Violation) String() string {
@@ -61,19 +66,49 @@ func (p *Plan) Check() {
 			changed = append(changed, i)
 		}
 	}
-	// The smallest set of stacks that, deployed alone first, makes both
-	// deploys safe; among sets of one size, the earliest in deploy order.
-	for size := 1; size < len(changed); size++ {
-		for _, first := range combinations(changed, size) {
-			rest := slices.DeleteFunc(slices.Clone(order), func(i int) bool { return slices.Contains(first, i) })
-			if len(p.simulate(append(slices.Clone(first), rest...))) == 0 {
-				for _, i := range first {
-					p.TwoSteps = append(p.TwoSteps, p.Stacks[i].ID)
+	// The fewest deploys: groups of stacks deployed alone first, in order,
+	// then everything; among orders of one length, the first found, groups
+	// in deploy order. cdk deploy --exclusively deploys a group's stacks in
+	// dependency order, as the group lists them.
+	for n := 1; n < len(changed); n++ {
+		for _, groups := range orderedGroups(changed, n) {
+			var seq []int
+			for _, g := range groups {
+				seq = append(seq, g...)
+			}
+			rest := slices.DeleteFunc(slices.Clone(order), func(i int) bool { return slices.Contains(seq, i) })
+			if len(p.simulate(append(seq, rest...))) == 0 {
+				for _, g := range groups {
+					var ids []string
+					for _, i := range g {
+						ids = append(ids, p.Stacks[i].ID)
+					}
+					p.Steps = append(p.Steps, ids)
 				}
 				return
 			}
 		}
 	}
+}
+
+// orderedGroups returns the sequences of n disjoint, non-empty groups of
+// items (each group in the items' order) that leave at least one item for
+// the last deploy or not: every way to deploy some stacks alone, in n
+// deploys, before the rest.
+func orderedGroups(items []int, n int) [][][]int {
+	if n == 0 {
+		return [][][]int{nil}
+	}
+	var out [][][]int
+	for size := 1; size <= len(items); size++ {
+		for _, first := range combinations(items, size) {
+			rest := slices.DeleteFunc(slices.Clone(items), func(i int) bool { return slices.Contains(first, i) })
+			for _, more := range orderedGroups(rest, n-1) {
+				out = append(out, append([][]int{first}, more...))
+			}
+		}
+	}
+	return out
 }
 
 func combinations(items []int, k int) [][]int {
@@ -107,6 +142,11 @@ type worldStack struct {
 
 type world struct {
 	stacks []*worldStack
+	// live holds the listener rules whose action ECS owns, with the target
+	// groups the live rule may forward to (see ecs.go).
+	live map[*version][]*version
+	// fixes say what to do instead of a broken invariant, by message.
+	fixes map[string]string
 }
 
 func newWorldStack(s *Stack, old bool) *worldStack {
@@ -264,7 +304,9 @@ func (w *world) traffic() []string {
 			for _, e := range list(get(def, "Environment")) {
 				if get(e, "Name") == "HEALTH_CHECK_PATH" {
 					if path := tg.res.Properties["HealthCheckPath"]; path != nil && path != get(e, "Value") {
-						out = append(out, fmt.Sprintf("target group %s checks %v, the tasks of service %s answer %v: they turn unhealthy", name(tg), path, name(svc), get(e, "Value")))
+						m := fmt.Sprintf("target group %s checks %v, the tasks of service %s answer %v: they turn unhealthy", name(tg), path, name(svc), get(e, "Value"))
+						out = append(out, m)
+						w.fixes[m] = fmt.Sprintf("no order of deploys avoids it: first deploy an app that answers both %v and %v (with the health path unchanged), then change the path (docs/deploy-strategies.md, Changing healthCheckPath)", get(e, "Value"), path)
 					}
 				}
 			}
@@ -276,34 +318,36 @@ func (w *world) traffic() []string {
 // forwarded reports whether a listener's default actions or a listener
 // rule on an existing listener forward to tg.
 func (w *world) forwarded(tg *version) bool {
-	forwards := func(from *version, actions any) bool {
-		for _, a := range list(actions) {
-			if get(a, "Type") != "forward" {
-				continue
-			}
-			groups := []any{get(a, "TargetGroupArn")}
-			for _, g := range list(get(a, "ForwardConfig", "TargetGroups")) {
-				groups = append(groups, get(g, "TargetGroupArn"))
-			}
-			for _, g := range groups {
-				if g == nil {
-					continue
-				}
-				if t, _ := w.resolve(from, from.stack, g); t == tg {
-					return true
-				}
-			}
-		}
-		return false
-	}
 	for _, l := range w.all("AWS::ElasticLoadBalancingV2::Listener") {
-		if forwards(l, l.res.Properties["DefaultActions"]) {
+		if w.actionsForward(l, l.res.Properties["DefaultActions"], tg) {
 			return true
 		}
 	}
 	for _, r := range w.all("AWS::ElasticLoadBalancingV2::ListenerRule") {
-		if l, external := w.resolve(r, r.stack, r.res.Properties["ListenerArn"]); (l != nil || external) && forwards(r, r.res.Properties["Actions"]) {
+		if l, external := w.resolve(r, r.stack, r.res.Properties["ListenerArn"]); (l != nil || external) && w.actionsForward(r, r.res.Properties["Actions"], tg) {
 			return true
+		}
+	}
+	return false
+}
+
+// actionsForward reports whether from's actions forward to tg.
+func (w *world) actionsForward(from *version, actions any, tg *version) bool {
+	for _, a := range list(actions) {
+		if get(a, "Type") != "forward" {
+			continue
+		}
+		groups := []any{get(a, "TargetGroupArn")}
+		for _, g := range list(get(a, "ForwardConfig", "TargetGroups")) {
+			groups = append(groups, get(g, "TargetGroupArn"))
+		}
+		for _, g := range groups {
+			if g == nil {
+				continue
+			}
+			if t, _ := w.resolve(from, from.stack, g); t == tg {
+				return true
+			}
 		}
 	}
 	return false
@@ -387,13 +431,15 @@ func (ws *worldStack) imports() map[string]string {
 // simulate deploys the stacks in the given order (indexes into p.Stacks)
 // and returns the invariants broken on the way.
 func (p *Plan) simulate(order []int) []Violation {
-	w := &world{}
+	w := &world{fixes: map[string]string{}}
 	for _, sp := range p.Stacks {
 		if sp.Before != nil {
 			w.stacks = append(w.stacks, newWorldStack(sp.Before, true))
 		}
 	}
+	w.own()
 	var out []Violation
+	fixes := map[string]string{}  // message -> what to do instead
 	active := map[string]string{} // message -> step it started at
 	last := "the deployed state"
 	observe := func(step string, msgs []string) {
@@ -406,18 +452,31 @@ func (p *Plan) simulate(order []int) []Violation {
 		}
 		for _, m := range slices.Sorted(maps.Keys(active)) {
 			if !now[m] {
-				out = append(out, Violation{From: active[m], To: last, Message: m})
+				out = append(out, Violation{From: active[m], To: last, Message: m, Fix: fixes[m], Loses: true})
 				delete(active, m)
 			}
 		}
 		last = step
 	}
-	state := func() []string { return append(w.traffic(), w.routeOut()...) }
+	state := func() []string {
+		msgs := slices.Concat(w.traffic(), w.routeOut(), w.zones())
+		for m, fix := range w.liveTraffic() {
+			msgs = append(msgs, m)
+			fixes[m] = fix
+		}
+		maps.Copy(fixes, w.fixes)
+		return msgs
+	}
 	// Whatever already fails before the deploy is not the deploy's doing.
 	for _, m := range state() {
 		active[m] = ""
 	}
-	once := func(step, msg string) { out = append(out, Violation{From: step, To: step, Message: msg}) }
+	once := func(step, msg string, fix ...string) {
+		out = append(out, Violation{From: step, To: step, Message: msg, Fix: strings.Join(fix, "")})
+	}
+	losing := func(step, msg, fix string) {
+		out = append(out, Violation{From: step, To: step, Message: msg, Fix: fix, Loses: true})
+	}
 	step := 0
 	for _, i := range order {
 		sp := p.Stacks[i]
@@ -443,7 +502,8 @@ func (p *Plan) simulate(order []int) []Violation {
 						continue
 					}
 					if why := p.changedExports[export]; why != "" {
-						once(start, fmt.Sprintf("export %s, which %s imports (%s), is %s: CloudFormation refuses the update of %s", export, other.key, importer, why, sp.ID))
+						once(start, fmt.Sprintf("export %s, which %s imports (%s), is %s: CloudFormation refuses the update of %s", export, other.key, importer, why, sp.ID),
+							fmt.Sprintf("no order of deploys avoids it: %s must stop importing %s before %s changes it, or be destroyed and deployed again after it", other.key, export, sp.ID))
 					}
 				}
 			}
@@ -456,7 +516,8 @@ func (p *Plan) simulate(order []int) []Violation {
 					continue
 				}
 				if es, _ := w.export(x.export); es == nil && !exportedBy(sp.After, x.export) {
-					once(start, fmt.Sprintf("%s imports %s, which no deployed stack exports yet: CloudFormation refuses the update", sp.ID, x.export))
+					once(start, fmt.Sprintf("%s imports %s, which no deployed stack exports yet: CloudFormation refuses the update", sp.ID, x.export),
+						fmt.Sprintf("deploy the stack that exports %s first", x.export))
 				}
 			}
 		}
@@ -469,12 +530,22 @@ func (p *Plan) simulate(order []int) []Violation {
 			step++
 			label := fmt.Sprintf("step %d (%s %s %s)", step, sp.ID, c.Action, c.ID)
 			nr := sp.After.Template.Resources[c.ID]
-			if c.Action == Replace || c.Action == Modify {
-				if old := ws.cur[c.ID]; old != nil && c.Action == Replace {
+			old := ws.cur[c.ID]
+			if c.Action == Modify && old != nil {
+				// The same physical resource, with the new properties.
+				old.res, old.old = nr, false
+			} else {
+				if c.Action == Replace && old != nil {
 					ws.leftover[c.ID] = old
 				}
+				ws.cur[c.ID] = &version{stack: ws, id: c.ID, res: nr}
 			}
-			ws.cur[c.ID] = &version{stack: ws, id: c.ID, res: nr}
+			if msg, fix := w.updatesOwnedRule(old, c); msg != "" {
+				losing(label, msg, fix)
+			}
+			if msg, fix := w.portTaken(ws.cur[c.ID]); msg != "" {
+				once(label, msg, fix)
+			}
 			if c.Action == Replace && slices.Contains(statefulTypes, c.Type) {
 				once(label, fmt.Sprintf("%s %s is replaced: what it holds stays with the old one", c.Type, c.ID))
 			}
@@ -491,6 +562,18 @@ func (p *Plan) simulate(order []int) []Violation {
 		for _, c := range sp.Cleanup {
 			step++
 			label := fmt.Sprintf("step %d (%s cleanup: %s %s)", step, sp.ID, c.Action, c.ID)
+			gone := ws.leftover[c.ID]
+			if c.Action == Remove {
+				gone = ws.cur[c.ID]
+			}
+			if msg, fix := w.deletesForwarded(gone); msg != "" {
+				// The delete fails: the group stays, outside the stack.
+				once(label, msg, fix)
+				delete(ws.cur, c.ID)
+				ws.leftover[c.ID] = gone
+				observe(label, state())
+				continue
+			}
 			if c.Action == Remove {
 				delete(ws.cur, c.ID)
 			}
@@ -503,7 +586,7 @@ func (p *Plan) simulate(order []int) []Violation {
 	}
 	for _, m := range slices.Sorted(maps.Keys(active)) {
 		if active[m] != "" {
-			out = append(out, Violation{From: active[m], Message: m})
+			out = append(out, Violation{From: active[m], Message: m, Fix: fixes[m], Loses: true})
 		}
 	}
 	return out
@@ -513,156 +596,6 @@ func exportedBy(s *Stack, export string) bool {
 	for _, o := range s.Template.Outputs {
 		if o.exportName() == export {
 			return true
-		}
-	}
-	return false
-}
-
-// Format prints the plan.
-func (p *Plan) Format() string {
-	var b strings.Builder
-	for _, sp := range p.Stacks {
-		title := sp.ID
-		if sp.After != nil {
-			title += " (" + sp.After.Name + ")"
-		}
-		switch {
-		case sp.Note != "" && (sp.After == nil || len(sp.Update) == 0):
-			fmt.Fprintf(&b, "%s: %s\n", title, sp.Note)
-			continue
-		case len(sp.Update)+len(sp.Cleanup) == 0:
-			fmt.Fprintf(&b, "%s: no change\n", title)
-			continue
-		case sp.separate():
-			fmt.Fprintf(&b, "%s: %s; it adds %d resources\n", title, sp.Note, len(sp.Update))
-			continue
-		case sp.Note != "":
-			fmt.Fprintf(&b, "%s: %s\n", title, sp.Note)
-		default:
-			fmt.Fprintf(&b, "%s\n", title)
-		}
-		for _, c := range sp.Update {
-			fmt.Fprintf(&b, "  %-10s %s %s%s\n", c.Action, c.Type, c.ID, detail(c))
-		}
-		if len(sp.Cleanup) > 0 {
-			fmt.Fprintf(&b, "  cleanup, after every update of the stack:\n")
-		}
-		for _, c := range sp.Cleanup {
-			fmt.Fprintf(&b, "  %-10s %s %s\n", c.Action, c.Type, c.ID)
-		}
-	}
-	switch {
-	case len(p.Violations) == 0:
-		b.WriteString("invariants: hold at every step\n")
-	default:
-		b.WriteString("invariants broken in one deploy:\n")
-		for _, v := range p.Violations {
-			fmt.Fprintf(&b, "  %s\n", v)
-		}
-		if len(p.TwoSteps) > 0 {
-			fmt.Fprintf(&b, "two steps: deploy %s alone first (make deploy STACKS=\"--exclusively %s\"), then everything (make deploy); neither breaks an invariant\n",
-				strings.Join(p.TwoSteps, " and "), strings.Join(p.TwoSteps, " "))
-		} else {
-			b.WriteString("no safe order in one or two deploys\n")
-		}
-	}
-	return b.String()
-}
-
-func detail(c Change) string {
-	var parts []string
-	if len(c.Props) > 0 {
-		parts = append(parts, strings.Join(c.Props, ", "))
-	}
-	if len(c.CreateOnly) > 0 && c.Action == Replace {
-		parts = append(parts, "create-only: "+strings.Join(c.CreateOnly, ", "))
-	}
-	if len(c.Via) > 0 {
-		parts = append(parts, "via "+strings.Join(c.Via, ", "))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " [" + strings.Join(parts, "; ") + "]"
-}
-
-// Summary is one line for the README's table: what the deploy does to the
-// running service.
-func (p *Plan) Summary() string {
-	var replaced []string
-	stacks, separate, left := 0, 0, 0
-	for _, sp := range p.Stacks {
-		switch {
-		case sp.After == nil:
-			left++
-		case sp.separate():
-			separate++
-			continue
-		}
-		if len(sp.Update)+len(sp.Cleanup) > 0 {
-			stacks++
-		}
-		for _, c := range sp.Update {
-			if c.Action == Replace {
-				replaced = append(replaced, short(c.Type))
-			}
-		}
-	}
-	slices.Sort(replaced)
-	replaced = slices.Compact(replaced)
-	var s string
-	switch {
-	case separate > 0:
-		s = "new stacks beside the deployed ones"
-	case stacks == 0:
-		s = "no change"
-	case len(replaced) == 0:
-		s = "in place"
-	default:
-		s = "replaces " + strings.Join(replaced, ", ")
-	}
-	if left > 0 {
-		s += fmt.Sprintf("; leaves %d stack(s) deployed as they are", left)
-	}
-	switch {
-	case len(p.Violations) == 0:
-	case len(p.TwoSteps) > 0:
-		s += "; two steps: " + strings.Join(p.TwoSteps, " and ") + " first, then the rest"
-	default:
-		s += "; breaks an invariant: " + strconv.Itoa(len(p.Violations)) + " (see the plan)"
-	}
-	return s
-}
-
-// short turns AWS::ECS::TaskDefinition into ECS TaskDefinition.
-func short(typ string) string {
-	parts := strings.Split(typ, "::")
-	if len(parts) == 3 {
-		return parts[1] + " " + parts[2]
-	}
-	return typ
-}
-
-// deploymentProps are the properties of an ECS service whose change starts
-// a new deployment: ECS replaces every task.
-var deploymentProps = []string{"TaskDefinition", "ForceNewDeployment", "NetworkConfiguration", "LoadBalancers", "CapacityProviderStrategy", "PlatformVersion"}
-
-// RollsTasks reports whether the deploy starts a new deployment of an ECS
-// service that stays in place (a new stack's service only starts).
-func (p *Plan) RollsTasks() bool {
-	for _, sp := range p.Stacks {
-		if sp.separate() {
-			continue
-		}
-		for _, c := range sp.Update {
-			if c.Type != "AWS::ECS::Service" || (c.Action != Modify && c.Action != Replace) {
-				continue
-			}
-			for _, prop := range c.Props {
-				if slices.Contains(deploymentProps, prop) {
-					return true
-				}
-			}
 		}
 	}
 	return false

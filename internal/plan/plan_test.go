@@ -10,9 +10,15 @@ import (
 	"testing"
 )
 
+// sharedSchemas are loaded once for all the tests.
+var sharedSchemas func(string) (*Schemas, error)
+
 // schemas returns cfn-lint's schemas, or skips (fails under CI) without it.
 func schemas(t *testing.T) func(string) (*Schemas, error) {
 	t.Helper()
+	if sharedSchemas != nil {
+		return sharedSchemas
+	}
 	dir, err := CfnLintSchemas()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -20,7 +26,8 @@ func schemas(t *testing.T) func(string) (*Schemas, error) {
 		}
 		t.Skip(err)
 	}
-	return SchemaCache(dir)
+	sharedSchemas = SchemaCache(dir)
+	return sharedSchemas
 }
 
 // writeAssembly writes a cloud assembly of the given stacks (construct id
