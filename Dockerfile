@@ -11,16 +11,19 @@
 # e.g. golang:1.26.8-bookworm@sha256:<digest from docker buildx imagetools inspect>.
 FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm AS build
 ARG TARGETOS TARGETARCH
+# PACKAGE is the main package to build: the app's own service, or one of
+# the services key's, whose asset sets it (stacks/image.go).
+ARG PACKAGE=./service
 WORKDIR /src
 COPY go.mod go.sum ./
 # .dockerignore leaves only the module's non-test Go code and service/.
 COPY . .
 # No "go mod download": go.mod also lists the CDK modules, and go build
-# fetches only what ./service imports.
+# fetches only what $PACKAGE imports.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/service ./service
+    go build -trimpath -ldflags="-s -w" -o /out/service $PACKAGE
 # An empty /tmp, world-writable and sticky like any /tmp, for the runtime
 # stage below. It goes in a directory of its own, copied whole: COPY of a
 # directory copies its contents, and would create /tmp itself as 0755.

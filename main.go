@@ -26,7 +26,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	stacks.New(app, cfg, stacks.ServiceImage(".", cfg.CpuArchitecture))
+	images, err := stacks.NewImages(".", cfg)
+	if err != nil {
+		return err
+	}
+	stacks.New(app, cfg, images)
 	app.Synth(nil)
 	return nil
 }

@@ -3,6 +3,7 @@ package stacks
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -95,6 +96,13 @@ type Config struct {
 	// Probe is what the deployed app must answer besides its health check:
 	// make smoke, make integ and the e2e tests send it (not the stacks).
 	Probe Probe
+
+	// Service is the name of the service this Config is for, from the
+	// services key; empty for the app's own service.
+	Service string
+	// Services are the app's other services (the app's own Config only),
+	// sorted by name.
+	Services []Service
 }
 
 // Probe is one request that shows the app works: GET Path must answer
@@ -152,6 +160,9 @@ var Defaults = map[string]any{
 	"probePath":   "/",
 	"probeStatus": 200,
 	"probeBody":   "HELLO WORLD",
+	// The app's other services behind the same load balancer, each with its
+	// code, routing and settings (docs/services.md).
+	"services": map[string]any{},
 }
 
 // Secret is where ECS reads one secret variable of the container: a
@@ -282,7 +293,21 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 			merged[key] = v
 		}
 	}
-	r := contextReader{ctx: merged, read: map[string]bool{}}
+	c, err := readConfig(merged, getenv, "")
+	if err != nil {
+		return Config{}, err
+	}
+	if c.Services, err = readServices(merged, c, getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// readConfig reads and validates one service's Config from merged, the
+// context over Defaults. prefix starts every key an error names:
+// "services.<name>." for another service, empty for the app's own.
+func readConfig(merged map[string]any, getenv func(string) string, prefix string) (Config, error) {
+	r := contextReader{ctx: merged, read: map[string]bool{"services": true}, prefix: prefix}
 	c := Config{
 		AppName:               r.str("appName"),
 		Account:               r.str("account"),
@@ -346,6 +371,10 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 		return Config{}, r.err
 	}
 	if err := c.validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Key = prefix + ce.Key
+		}
 		return Config{}, err
 	}
 	return c, nil
@@ -358,11 +387,13 @@ type contextReader struct {
 	ctx  map[string]any
 	read map[string]bool
 	err  error
+	// prefix starts the keys that errors name (see readConfig).
+	prefix string
 }
 
 func (r *contextReader) fail(key string, v any, allowed string) {
 	if r.err == nil {
-		r.err = &ConfigError{Key: key, Value: v, Allowed: allowed}
+		r.err = &ConfigError{Key: r.prefix + key, Value: v, Allowed: allowed}
 	}
 }
 
@@ -485,7 +516,7 @@ func (r *contextReader) secrets(key, region string) map[string]Secret {
 			r.fail(key, name, "want a secret ARN or parameter name, or an object with from and kmsKeyArn")
 			continue
 		}
-		s, err := parseSecret(key, name, strings.TrimSpace(from), strings.TrimSpace(kmsKey), region)
+		s, err := parseSecret(r.prefix+key, name, strings.TrimSpace(from), strings.TrimSpace(kmsKey), region)
 		if err != nil && r.err == nil {
 			r.err = err
 		}

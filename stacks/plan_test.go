@@ -142,7 +142,7 @@ func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[st
 				Outdir:                          jsii.String(dirs[name]),
 				BuiltinCloudFormationValidation: jsii.Bool(false),
 			})
-			build(app, cfg, ServiceImage(repoRoot, cfg.CpuArchitecture), false)
+			build(app, cfg, mustImages(t, repoRoot, cfg), false)
 			app.Synth(nil)
 		})
 	}

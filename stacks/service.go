@@ -25,16 +25,6 @@ import (
 // targetGroupPort: see targetGroupProps in NewServiceStack.
 const targetGroupPort = 80
 
-// alarmPrefix starts the names of a service's alarms and dashboard, which
-// are unique in the account and region: the app's name for its own
-// service, the app's and the stack's for any other.
-func alarmPrefix(cfg Config, id string) string {
-	if id == "Service" {
-		return cfg.AppName
-	}
-	return cfg.AppName + "-" + id
-}
-
 // serviceUser is the numeric user the container runs as (the Dockerfile's
 // USER); the task definition repeats it so that no image can run as root.
 const serviceUser = "65532:65532"
@@ -69,17 +59,6 @@ type ServiceStackProps struct {
 // scaling, alarms and dashboard. No other stack consumes any of it.
 type ServiceStack struct {
 	awscdk.Stack
-}
-
-// ServiceImage builds the image from the Dockerfile in dir as a CDK asset
-// for arch, the tasks' architecture (Config.CpuArchitecture), whatever the
-// build machine's: an image built for the laptop's own architecture would
-// fail on the other with "exec format error". `cdk deploy` builds it and
-// pushes it to the bootstrap ECR repository.
-func ServiceImage(dir string, arch Architecture) awsecs.ContainerImage {
-	return awsecs.ContainerImage_FromAsset(jsii.String(dir), &awsecs.AssetImageProps{
-		Platform: arch.ImagePlatform(),
-	})
 }
 
 // NewServiceStack creates the service.
@@ -191,7 +170,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	for _, tg := range targetGroups {
 		metrics.targetGroups = append(metrics.targetGroups, tg.TargetGroupFullName())
 	}
-	traffic := newTrafficAlarms(stack, cfg, metrics, alarmPrefix(cfg, id))
+	traffic := newTrafficAlarms(stack, cfg, metrics, uniqueName(cfg))
 	strategy := []*awsecs.CapacityProviderStrategy{
 		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
 		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
@@ -257,7 +236,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			ScaleOutCooldown: seconds(cfg.ScaleOutCooldown),
 		})
 	}
-	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, traffic, alarmPrefix(cfg, id)))
+	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, traffic, uniqueName(cfg)))
 
 	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),

@@ -1,0 +1,234 @@
+package stacks
+
+import (
+	"encoding/json"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// shopDir is the three-service fixture: a module with the app's own
+// service (service/), api (a path; imports internal/shared, embeds a
+// file) and admin (a host).
+var shopDir = filepath.Join("testdata", "shop")
+
+// shopServices is the fixture's services key.
+const shopServices = `{
+	"api": {"package": "./services/api", "paths": ["/api"], "priority": 100, "environment": {"MODE": "api"}},
+	"admin": {"package": "./services/admin", "hosts": ["admin.example.com"], "priority": 200,
+		"cpu": 512, "memoryMiB": 1024, "deploymentStrategy": "rolling", "minTasks": 1, "maxTasks": 2}
+}`
+
+// copyShop copies the fixture, with this repository's Dockerfile and
+// .dockerignore, to dir: the images' build context.
+func copyShop(t *testing.T, dir string) string {
+	t.Helper()
+	err := filepath.WalkDir(shopDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(shopDir, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		writeFile(t, filepath.Join(dir, rel), string(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"Dockerfile", ".dockerignore"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), string(data))
+	}
+	return dir
+}
+
+// shop is the fixture synthesized once, with cdk-nag and the validator,
+// and shared by the tests that read it.
+var shop *synthesized
+
+func shopApp(t *testing.T) *synthesized {
+	t.Helper()
+	if shop == nil {
+		dir, err := os.MkdirTemp("", "cdk.out-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The build context lives in the output directory, which
+		// TestMain removes.
+		src := copyShop(t, filepath.Join(dir, "shop"))
+		shop = synthIn(t, dir, map[string]any{"services": shopServices, imageRootKey: src}, nil)
+		built["shop"] = shop
+	}
+	return shop
+}
+
+// quickSynth synthesizes services without cdk-nag and the validator, for
+// the tests that compare templates only; the images come from the
+// fixture.
+func quickSynth(t *testing.T, services string) map[string]string {
+	t.Helper()
+	ctx := cdkContext(t)
+	maps.Copy(ctx, testContext(t))
+	ctx["aws:cdk:disable-asset-staging"] = true
+	ctx["services"] = services
+	cfg, err := loadConfig(ctx, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	mustNotPanic(t, func() {
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir()), BuiltinCloudFormationValidation: jsii.Bool(false)})
+		s := build(app, cfg, mustImages(t, shopRoot(t), cfg), false)
+		all := []awscdk.Stack{s.Service.Stack}
+		for _, st := range s.Services {
+			all = append(all, st.Stack)
+		}
+		assembly := app.Synth(nil)
+		for _, st := range all {
+			b, err := json.Marshal(assembly.GetStackByName(st.StackName()).Template())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[*st.Node().Id()] = string(b)
+		}
+	})
+	return out
+}
+
+// shopRoot is the fixture's build context of shopApp.
+func shopRoot(t *testing.T) string {
+	return imageRoot(shopApp(t).app)
+}
+
+func TestServicesFixture(t *testing.T) {
+	s := shopApp(t)
+	for _, id := range []string{"Service", "Service-admin", "Service-api"} {
+		if s.templates[id] == nil {
+			t.Fatalf("no stack %s: %v", id, slices.Sorted(maps.Keys(s.templates)))
+		}
+	}
+	for _, st := range s.stacks.Services {
+		if want := "fargo-" + *st.Node().Id(); *st.StackName() != want {
+			t.Errorf("stack name %s, want %s", *st.StackName(), want)
+		}
+	}
+	// Rules: api on its path, admin on its host, each test rule one below.
+	api, admin := s.templates["Service-api"], s.templates["Service-admin"]
+	has(t, api, "AWS::ElasticLoadBalancingV2::ListenerRule", map[string]any{"Priority": 100, "Conditions": []any{
+		map[string]any{"Field": "path-pattern", "PathPatternConfig": map[string]any{"Values": []any{"/api", "/api/*"}}}}})
+	has(t, api, "AWS::ElasticLoadBalancingV2::ListenerRule", map[string]any{"Priority": 99})
+	has(t, admin, "AWS::ElasticLoadBalancingV2::ListenerRule", map[string]any{"Priority": 200, "Conditions": []any{
+		map[string]any{"Field": "host-header", "HostHeaderConfig": map[string]any{"Values": []any{"admin.example.com"}}}}})
+	// Its own settings, its own environment only.
+	has(t, admin, "AWS::ECS::TaskDefinition", map[string]any{"Cpu": "512", "Memory": "1024"})
+	count(t, admin, "AWS::ElasticLoadBalancingV2::TargetGroup", 1) // rolling
+	count(t, api, "AWS::ElasticLoadBalancingV2::TargetGroup", 2)
+	if env := containerEnv(webContainerOf(t, api)); env["MODE"] != "api" {
+		t.Errorf("api's environment %v, want MODE=api", env)
+	}
+	if env := containerEnv(webContainerOf(t, admin)); env["MODE"] != "" {
+		t.Errorf("admin inherits api's environment: %v", env)
+	}
+	// Each has an image of its own, built with its package.
+	images := map[string]bool{}
+	for _, id := range []string{"Service", "Service-admin", "Service-api"} {
+		images[compact(webContainerOf(t, s.templates[id])["Image"])] = true
+	}
+	if len(images) != 3 {
+		t.Errorf("the three services share images: %v", images)
+	}
+	// No account-unique name is shared, and every other service's carries
+	// its name.
+	names := map[string]string{}
+	for id, tpl := range s.templates {
+		for _, r := range toJSON(t, tpl)["Resources"].(map[string]any) {
+			for _, k := range []string{"AlarmName", "DashboardName", "Name", "Family", "LogGroupName", "FunctionName", "RoleName"} {
+				n, literal := path(r, "Properties", k).(string)
+				if !literal {
+					continue
+				}
+				if other, dup := names[n]; dup {
+					t.Errorf("%s %s in %s and %s", k, n, id, other)
+				}
+				names[n] = id
+				if name, ok := strings.CutPrefix(id, "Service-"); ok && k != "Family" && !strings.Contains(n, "fargo-"+name) {
+					t.Errorf("%s's %s %s does not carry its name", id, k, n)
+				}
+			}
+		}
+	}
+	has(t, api, "AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "fargo-api-Target5xx"})
+	has(t, api, "AWS::Scheduler::ScheduleGroup", map[string]any{"Name": "fargo-api-spot-fallback"})
+	has(t, admin, "AWS::CloudWatch::Dashboard", map[string]any{"DashboardName": map[string]any{"Fn::Join": []any{"-", []any{"fargo-admin", map[string]any{"Ref": "AWS::Region"}}}}})
+	// The app's own Service stack, and the shared ones, are those of an
+	// app without services (whose templates TestSnapshots pins).
+	for _, id := range stackNames {
+		// The images differ in their content hash: the fixture's context is
+		// not this repository.
+		masked := func(s *synthesized) string {
+			return assetHash.ReplaceAllString(compact(toJSON(t, s.templates[id])), "<asset-hash>")
+		}
+		if masked(s) != masked(defaults(t)) {
+			t.Errorf("services change the %s stack", id)
+		}
+	}
+}
+
+// webContainerOf is the task definition's container in tpl.
+func webContainerOf(t *testing.T, tpl interface {
+	ToJSON() *map[string]any
+}) map[string]any {
+	t.Helper()
+	for _, r := range (*tpl.ToJSON())["Resources"].(map[string]any) {
+		if path(r, "Type") == "AWS::ECS::TaskDefinition" {
+			return path(r, "Properties", "ContainerDefinitions", 0).(map[string]any)
+		}
+	}
+	t.Fatal("no task definition")
+	return nil
+}
+
+// TestServicesAddRemoveReorder: adding a service (one whose name sorts
+// first, so that every other moves down the sorted list), removing one and
+// reordering the services key leave every other Service template as it
+// was, byte for byte: no priority, name or logical id moves.
+func TestServicesAddRemoveReorder(t *testing.T) {
+	const (
+		accounts = `"accounts": {"package": "./services/api", "paths": ["/accounts"], "priority": 300}`
+		api      = `"api": {"package": "./services/api", "paths": ["/api"], "priority": 100}`
+		admin    = `"admin": {"package": "./services/admin", "hosts": ["admin.example.com"], "priority": 200}`
+	)
+	before := quickSynth(t, "{"+admin+", "+api+"}")
+	added := quickSynth(t, "{"+accounts+", "+admin+", "+api+"}")
+	removed := quickSynth(t, "{"+accounts+", "+api+"}")
+	reordered := quickSynth(t, "{"+api+", "+accounts+", "+admin+"}")
+	for _, id := range []string{"Service", "Service-admin", "Service-api"} {
+		if added[id] != before[id] {
+			t.Errorf("adding accounts changes %s", id)
+		}
+		if reordered[id] != added[id] {
+			t.Errorf("reordering services changes %s", id)
+		}
+	}
+	for _, id := range []string{"Service", "Service-accounts", "Service-api"} {
+		if removed[id] != added[id] {
+			t.Errorf("removing admin changes %s", id)
+		}
+	}
+	if _, ok := removed["Service-admin"]; ok {
+		t.Error("a removed service keeps its stack in the app")
+	}
+}
