@@ -203,8 +203,8 @@ var alternatives = map[string]any{
 // and what makes that safe.
 var touchesTheRule = map[string]string{
 	"services": "another service is a stack of its own; the app's own rule stays byte-identical (TestServicesFixture, TestServicesAddRemoveReorder)",
-	"appName": "a new name is a new set of stacks, with a rule of its own",
-	"account": "another account is another deployment", "region": "another region is another deployment",
+	"appName":  "a new name is a new set of stacks, with a rule of its own",
+	"account":  "another account is another deployment", "region": "another region is another deployment",
 	"vpcId": "another VPC replaces the target groups: a new deployment (README, Existing VPC)",
 	// Above zero it needs deploymentStrategy=rolling: see rolling below.
 	"requestsPerTarget": "needs deploymentStrategy=rolling",
