@@ -205,9 +205,9 @@ func ignoredOutputs(t *testing.T) []string {
 
 // dockerBuild is the Dockerfile's build command; TestDockerfile checks that
 // the Dockerfile still runs exactly this, with CGO_ENABLED=0.
-var dockerBuild = []string{"go", "build", "-trimpath", "-ldflags=-s -w", "-o", "/out/service", "./service"}
+var dockerBuild = []string{"go", "build", "-trimpath", "-ldflags=-s -w", "-o", "/out/service", "$PACKAGE"}
 
-const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service ./service`
+const dockerBuildLine = `go build -trimpath -ldflags="-s -w" -o /out/service $PACKAGE`
 
 // TestImageAssetBuilds builds what `cdk deploy` builds: it synthesizes the
 // service image asset with staging on, as the CLI does, takes the staged
@@ -268,7 +268,7 @@ func TestImageAssetBuilds(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range tests {
 		bins[i] = filepath.Join(t.TempDir(), "service")
-		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], bins[i], platforms[i], modcache) })
+		wg.Go(func() { outputs[i], errs[i] = goBuild(staged[i], bins[i], platforms[i], modcache, "./service") })
 	}
 	wg.Wait()
 
@@ -376,11 +376,11 @@ func provisionModules(t *testing.T) string {
 	return modcache
 }
 
-// goBuild runs the Dockerfile's build in dir, writing the binary to out,
+// goBuild runs the Dockerfile's build of pkg (its PACKAGE) in dir, writing the binary to out,
 // offline: only the module cache modcache, and go.mod and go.sum as they
 // are. It builds for platform as BuildKit does for docker build --platform,
 // whose os/arch become the Dockerfile's TARGETOS and TARGETARCH.
-func goBuild(dir, out, platform, modcache string) (string, error) {
+func goBuild(dir, out, platform, modcache, pkg string) (string, error) {
 	goos, goarch, ok := strings.Cut(platform, "/")
 	if !ok {
 		return "", fmt.Errorf("image platform %q, want os/arch", platform)
@@ -389,6 +389,7 @@ func goBuild(dir, out, platform, modcache string) (string, error) {
 	defer cancel()
 	args := slices.Clone(dockerBuild)
 	args[slices.Index(args, "/out/service")] = out
+	args[slices.Index(args, "$PACKAGE")] = pkg
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(buildEnv(modcache, goos, goarch), "GOPROXY=off")

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -231,4 +233,161 @@ func TestServicesAddRemoveReorder(t *testing.T) {
 	if _, ok := removed["Service-admin"]; ok {
 		t.Error("a removed service keeps its stack in the app")
 	}
+}
+
+// shopHashes returns the image asset hash of each of the fixture's
+// services at dir ("" is the app's own), as NewImages makes them.
+func shopHashes(t *testing.T, dir string, cfg Config) map[string]string {
+	t.Helper()
+	hashes := map[string]string{}
+	mustNotPanic(t, func() {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+		stack := awscdk.NewStack(app, jsii.String("Assets"), nil)
+		own := awsecrassets.NewDockerImageAsset(stack, jsii.String("Own"), &awsecrassets.DockerImageAssetProps{
+			Directory: jsii.String(dir),
+			Platform:  cfg.CpuArchitecture.ImagePlatform(),
+			Exclude:   jsii.Strings(servicesDir),
+		})
+		hashes[""] = *own.AssetHash()
+		for _, s := range cfg.Services {
+			a, err := newServiceAsset(dir, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asset := awsecrassets.NewDockerImageAsset(stack, jsii.String(s.Name), &awsecrassets.DockerImageAssetProps{
+				Directory: jsii.String(a.dir),
+				Platform:  s.Config.CpuArchitecture.ImagePlatform(),
+				BuildArgs: a.buildArgs,
+				Exclude:   a.exclude,
+			})
+			hashes[s.Name] = *asset.AssetHash()
+		}
+	})
+	return hashes
+}
+
+// TestServicesImageHash: each service's image changes with what its
+// binary is built from, and with nothing else. The app's own image is the
+// whole module but services/ (ServiceImage), so a shared package rebuilds
+// it too.
+func TestServicesImageHash(t *testing.T) {
+	cfg, err := servicesConfig(t, shopServices, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := shopHashes(t, copyShop(t, t.TempDir()), cfg)
+	tests := []struct {
+		file    string
+		changes []string // the services whose image changes; "" is the app's own
+	}{
+		{"services/api/main.go", []string{"api"}},
+		{"services/api/static/version.txt", []string{"api"}}, // embedded
+		{"services/api/static/unused.txt", nil},              // not embedded
+		{"services/api/main_test.go", nil},
+		{"services/api/main_windows.go", nil}, // another GOOS
+		{"services/admin/main.go", []string{"admin"}},
+		{"internal/shared/shared.go", []string{"", "api"}}, // api imports it, admin does not
+		{"service/main.go", []string{""}},
+		{"go.mod", []string{"", "admin", "api"}},
+		{"README.md", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			dir := copyShop(t, t.TempDir())
+			p := filepath.Join(dir, tt.file)
+			if _, err := os.Stat(p); err == nil {
+				appendFile(t, p, "\n")
+			} else {
+				writeFile(t, p, "package main\n")
+			}
+			var changed []string
+			for name, h := range shopHashes(t, dir, cfg) {
+				if h != base[name] {
+					changed = append(changed, name)
+				}
+			}
+			slices.Sort(changed)
+			if !slices.Equal(changed, tt.changes) {
+				t.Errorf("editing %s changes the images of %q, want %q", tt.file, changed, tt.changes)
+			}
+		})
+	}
+}
+
+// TestServicesImageBuilds builds each package service's staged build
+// context as cdk deploy stages it, offline, with the Dockerfile's go build
+// of its PACKAGE; the control, api's context without the shared package
+// it imports, must fail.
+func TestServicesImageBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the services; skipped with -short")
+	}
+	cfg, err := servicesConfig(t, shopServices, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := copyShop(t, t.TempDir())
+	stage := func(t *testing.T, s Service, exclude ...string) string {
+		outdir := t.TempDir()
+		ctx := cdkContext(t)
+		delete(ctx, "aws:cdk:disable-asset-staging")
+		a, err := newServiceAsset(dir, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustNotPanic(t, func() {
+			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(outdir)})
+			stack := awscdk.NewStack(app, jsii.String("Service"), nil)
+			taskDef := awsecs.NewFargateTaskDefinition(stack, jsii.String("TaskDefinition"), nil)
+			taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{Image: awsecs.ContainerImage_FromAsset(jsii.String(a.dir), &awsecs.AssetImageProps{
+				BuildArgs: a.buildArgs,
+				Exclude:   jsii.Strings(append(derefAll(a.exclude), exclude...)...),
+			})})
+			app.Synth(nil)
+		})
+		for _, image := range imageAssets(t, outdir) {
+			return filepath.Join(outdir, image.Directory)
+		}
+		t.Fatal("no image asset")
+		return ""
+	}
+	modcache := t.TempDir() // the fixture imports the standard library only
+	for _, s := range cfg.Services {
+		t.Run(s.Name, func(t *testing.T) {
+			staged := stage(t, s)
+			if out, err := goBuild(staged, filepath.Join(t.TempDir(), "service"), "linux/arm64", modcache, s.Package); err != nil {
+				t.Errorf("go build %s in its staged context: %v\n%s", s.Package, err, out)
+			}
+			var files []string
+			filepath.WalkDir(staged, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(staged, p)
+					files = append(files, filepath.ToSlash(rel))
+				}
+				return err
+			})
+			for _, f := range files {
+				if strings.HasPrefix(f, "service/") || (s.Name == "admin" && strings.HasPrefix(f, "internal/")) || strings.HasPrefix(f, "services/") && !strings.HasPrefix(f, "services/"+s.Name+"/") {
+					t.Errorf("%s's context holds %s, which its binary is not built from", s.Name, f)
+				}
+			}
+		})
+	}
+	t.Run("control: api without internal/shared", func(t *testing.T) {
+		staged := stage(t, cfg.Services[slices.IndexFunc(cfg.Services, func(s Service) bool { return s.Name == "api" })], "internal")
+		out, err := goBuild(staged, filepath.Join(t.TempDir(), "service"), "linux/arm64", modcache, "./services/api")
+		if err == nil || !strings.Contains(out, "internal/shared") {
+			t.Errorf("go build succeeded or failed for another reason: %v\n%s", err, out)
+		}
+	})
+}
+
+func derefAll(p *[]*string) []string {
+	var out []string
+	if p != nil {
+		for _, s := range *p {
+			out = append(out, *s)
+		}
+	}
+	return out
 }
