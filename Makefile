@@ -117,11 +117,11 @@ plan: $(CDK) $(NODE)
 destroy: $(CDK) $(NODE)
 	$(CDK) destroy $(STACKS) $(CDK_ARGS)
 
-## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL
+## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL; SERVICE=<name> with SMOKE_PATH for one of services
 smoke: $(NODE)
 	scripts/smoke.sh
 
-## logs: follow the service's logs, SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
+## logs: follow the service's logs (SERVICE=<name> for one of services), SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
 logs: $(NODE)
 	@scripts/logs.sh
 

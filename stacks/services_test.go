@@ -391,3 +391,17 @@ func derefAll(p *[]*string) []string {
 	}
 	return out
 }
+
+// TestServicesValidatorAndCdkNag: the built-in validator and cdk-nag find
+// nothing in any of the fixture's stacks, the other services' included.
+func TestServicesValidatorAndCdkNag(t *testing.T) {
+	s := shopApp(t)
+	for _, f := range validationFindings(t, s.outdir) {
+		t.Errorf("built-in validator: %s", f)
+	}
+	for _, st := range s.all() {
+		for _, a := range annotations(t, st) {
+			t.Errorf("%s", a)
+		}
+	}
+}
