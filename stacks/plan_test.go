@@ -26,7 +26,14 @@ var planBases = map[string]map[string]any{
 	"domain":  {"domainName": "app.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"},
 	"rolling": {"deploymentStrategy": "rolling"},
 	"linear":  {"deploymentStrategy": "linear"},
+	// The fixture's app without and with one service of services: the
+	// images come from the fixture.
+	"shop":     {imageRootKey: "shop"},
+	"services": {"services": planAPI, imageRootKey: "shop"},
 }
+
+// planAPI is the services key of the services plan base.
+const planAPI = `{"api": {"package": "./services/api", "paths": ["/api"], "priority": 100}}`
 
 // planCase is a realistic change of one setting on a running deployment.
 type planCase struct {
@@ -105,6 +112,12 @@ var planCases = []planCase{
 	{name: "alarmLatencyP99Ms", key: "alarmLatencyP99Ms", set: map[string]any{"alarmLatencyP99Ms": "500"}, change: "1000 → 500"},
 	{name: "alarmCpuPercent", key: "alarmCpuPercent", set: map[string]any{"alarmCpuPercent": "80"}, change: "90 → 80"},
 	{name: "alarmMemoryPercent", key: "alarmMemoryPercent", set: map[string]any{"alarmMemoryPercent": "80"}, change: "90 → 80"},
+	{name: "services-add", key: "services", base: "shop", set: map[string]any{"services": planAPI, imageRootKey: "shop"}, change: "a service added",
+		interrupts: "none: the new service's stack is created beside the others, which do not change"},
+	{name: "services-remove", key: "services", base: "services", set: map[string]any{"services": "{}"}, change: "a service removed",
+		interrupts: "none until you delete its stack (the plan gives the command): cdk deploy leaves it running"},
+	{name: "services-routing", key: "services", base: "services", set: map[string]any{"services": `{"api": {"package": "./services/api", "paths": ["/v1"], "priority": 100}}`}, change: "a service's paths",
+		unsafe: "the production rule's conditions change while ECS owns its weights (aws/aws-cdk#36649): route the new way through a new service entry, move the clients, then remove the old one (docs/services.md)"},
 }
 
 // planConfig is one synthesized configuration, by name.
@@ -136,13 +149,17 @@ func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[st
 			t.Fatalf("%s: %v", name, err)
 		}
 		dirs[name] = t.TempDir()
+		root := repoRoot
+		if c[imageRootKey] == "shop" {
+			root = shopRoot(t)
+		}
 		mustNotPanic(t, func() {
 			app := awscdk.NewApp(&awscdk.AppProps{
 				Context:                         &c,
 				Outdir:                          jsii.String(dirs[name]),
 				BuiltinCloudFormationValidation: jsii.Bool(false),
 			})
-			build(app, cfg, mustImages(t, repoRoot, cfg), false)
+			build(app, cfg, mustImages(t, root, cfg), false)
 			app.Synth(nil)
 		})
 	}

@@ -47,6 +47,13 @@ var statefulTypes = []string{"AWS::Logs::LogGroup", "AWS::S3::Bucket", "AWS::KMS
 // deploy breaks one, looks for two deploys (some stacks alone first) that
 // break none.
 func (p *Plan) Check() {
+	// A rule change under ECS's traffic shifting: no order makes it safe.
+	defer func() {
+		if v := p.nativeRuleChanges(); len(v) > 0 {
+			p.Violations = append(p.Violations, v...)
+			p.TwoSteps = nil
+		}
+	}()
 	order := make([]int, len(p.Stacks))
 	for i := range order {
 		order[i] = i
