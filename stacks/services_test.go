@@ -175,6 +175,12 @@ func TestServicesFixture(t *testing.T) {
 	has(t, api, "AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "fargo-api-Target5xx"})
 	has(t, api, "AWS::Scheduler::ScheduleGroup", map[string]any{"Name": "fargo-api-spot-fallback"})
 	has(t, admin, "AWS::CloudWatch::Dashboard", map[string]any{"DashboardName": map[string]any{"Fn::Join": []any{"-", []any{"fargo-admin", map[string]any{"Ref": "AWS::Region"}}}}})
+	// Each imports only what the app's own Service stack imports.
+	for _, id := range []string{"Service-admin", "Service-api"} {
+		if a, b := importNames(t, s, id), importNames(t, s, "Service"); !slices.Equal(a, b) {
+			t.Errorf("%s imports %v, the app's own Service %v", id, a, b)
+		}
+	}
 	// The app's own Service stack, and the shared ones, are those of an
 	// app without services (whose templates TestSnapshots pins).
 	for _, id := range stackNames {
