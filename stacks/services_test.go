@@ -411,3 +411,18 @@ func TestServicesValidatorAndCdkNag(t *testing.T) {
 		}
 	}
 }
+
+// TestServicesContract runs the contract checks of the user's deployment
+// (deployment_test.go) on every service of the fixture: each holds for
+// each service's own stack, with its own settings (admin's are rolling,
+// one to two tasks).
+func TestServicesContract(t *testing.T) {
+	s := shopApp(t)
+	if n := len(serviceDeployments(t, s)); n != 3 {
+		t.Fatalf("%d services, want 3", n)
+	}
+	eachService(t, checkHealthCheckAndPort, s)
+	eachService(t, func(t *testing.T, _ Config, all map[string]map[string]any) { checkDrainArithmetic(t, all) }, s)
+	eachService(t, checkSpotStrategy, s)
+	eachService(t, checkAlarms, s)
+}
