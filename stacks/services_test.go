@@ -426,3 +426,30 @@ func TestServicesContract(t *testing.T) {
 	eachService(t, checkSpotStrategy, s)
 	eachService(t, checkAlarms, s)
 }
+
+// TestServicesImageRefusals: a replace directive that points outside the
+// module, a package that is not main, and a directory without a
+// Dockerfile stop synth with one line naming the service's key.
+func TestServicesImageRefusals(t *testing.T) {
+	root := t.TempDir()
+	shop := copyShop(t, filepath.Join(root, "shop"))
+	writeFile(t, filepath.Join(root, "lib", "go.mod"), "module example.com/lib\n\ngo 1.26.0\n")
+	writeFile(t, filepath.Join(root, "lib", "lib.go"), "// Package lib is outside the shop's module.\npackage lib\n\n// Name names it.\nconst Name = \"lib\"\n")
+	writeFile(t, filepath.Join(shop, "go.mod"), "module example.com/shop\n\ngo 1.26.0\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n")
+	writeFile(t, filepath.Join(shop, "services", "uses", "main.go"), "package main\n\nimport \"example.com/lib\"\n\nfunc main() { println(lib.Name) }\n")
+	tests := []struct{ services, want string }{
+		{`{"uses": {"package": "./services/uses", "paths": ["/uses"], "priority": 100}}`, `services.uses.package="./services/uses": imports example.com/lib, which a replace directive in go.mod points to ../lib, outside this module`},
+		{`{"shared": {"package": "./internal/shared", "paths": ["/shared"], "priority": 100}}`, `services.shared.package="./internal/shared": want a main package`},
+		{`{"web": {"directory": "./web", "paths": ["/web"], "priority": 100}}`, `services.web.directory="./web": want a directory holding a Dockerfile`},
+	}
+	for _, tt := range tests {
+		cfg, err := servicesConfig(t, tt.services, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = NewImages(shop, cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s:\n got %v\nwant one line containing %s", tt.services, err, tt.want)
+		}
+	}
+}
