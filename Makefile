@@ -134,15 +134,15 @@ plan: $(CDK) $(NODE)
 destroy: $(CDK) $(NODE)
 	$(CDK) destroy $(STACKS) $(CDK_ARGS)
 
-## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL
+## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL; SERVICE=<name> with SMOKE_PATH for one of services
 smoke: $(NODE)
 	scripts/smoke.sh
 
-## live-rule: say whether the live production rule is the template's (before leaving a native strategy; FIX=1 writes it back when the weight is on the primary group; needs AWS credentials)
+## live-rule: say whether the live production rule is the template's (before leaving a native strategy or changing a service's routing; FIX=1 writes it back when the weight is on the primary group; SERVICE=<name> for one of services; needs AWS credentials)
 live-rule: $(NODE)
-	@FIX='$(FIX)' scripts/live-rule.sh
+	@FIX='$(FIX)' SERVICE='$(SERVICE)' scripts/live-rule.sh
 
-## logs: follow the service's logs, SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
+## logs: follow the service's logs (SERVICE=<name> for one of services), SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
 logs: $(NODE)
 	@scripts/logs.sh
 

@@ -26,10 +26,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := stacks.CheckImage(".", cfg.CpuArchitecture, nil); err != nil {
+	images, err := stacks.NewImages(".", cfg)
+	if err != nil {
 		return err
 	}
-	stacks.New(app, cfg, stacks.ServiceImage(".", cfg.CpuArchitecture))
+	stacks.New(app, cfg, images)
 	app.Synth(nil)
 	return nil
 }

@@ -9,18 +9,21 @@
 # be the template's again (docs/deploy-strategies.md). With FIX=1 and all
 # the weight on the primary group, it writes the template's action back,
 # which moves no request. Exits 0 when the rule is the template's (or FIX=1
-# made it so), 1 otherwise.
+# made it so), 1 otherwise. SERVICE=<name> reads that service's rule.
 set -euo pipefail
 here=$(dirname "$0")
 if ! command -v aws >/dev/null; then
   echo "make live-rule: needs the AWS CLI (aws), which is not installed" >&2
   exit 1
 fi
+# The app's own service's stack, or with SERVICE=<name> that service's.
 stack=$(node -e '
   const outputs = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const s = Object.keys(outputs).find(k => outputs[k].ServiceName);
+  const service = process.argv[2];
+  const s = Object.keys(outputs).find(k => outputs[k].ServiceName &&
+    (service ? k.endsWith("-Service-" + service) : !/-Service-[a-z0-9-]+$/.test(k)));
   if (s) console.log(s);
-' "${OUTPUTS:-cdk-outputs.json}" 2>/dev/null || true)
+' "${OUTPUTS:-cdk-outputs.json}" "${SERVICE:-}" 2>/dev/null || true)
 if [[ -z $stack ]]; then
   "$here/output.sh" ServiceName >/dev/null # says why
   exit 1

@@ -77,6 +77,33 @@ func TestOutput(t *testing.T) {
 	}
 }
 
+// TestOutputPerService: SERVICE picks a service's own stack, and without
+// it no other service's output is taken for the app's own, whichever
+// stack comes first in the file.
+func TestOutputPerService(t *testing.T) {
+	dir := t.TempDir()
+	data := `{"fargo-Service-api": {"LogGroupName": "api-logs"}, "fargo-LoadBalancer": {"ServiceUrl": "http://lb"}, "fargo-Service": {"LogGroupName": "own-logs"}}`
+	if err := os.WriteFile(filepath.Join(dir, "cdk-outputs.json"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ env, name, want string }{
+		{"", "LogGroupName", "own-logs\n"},
+		{"SERVICE=api", "LogGroupName", "api-logs\n"},
+		{"SERVICE=api", "ServiceUrl", "http://lb\n"},
+	} {
+		var env []string
+		if tt.env != "" {
+			env = []string{tt.env}
+		}
+		if code, stdout, stderr := run(t, dir, dir, env, "output.sh", tt.name); code != 0 || stdout != tt.want {
+			t.Errorf("%s %s: exit %d, %q %q, want %q", tt.env, tt.name, code, stdout, stderr, tt.want)
+		}
+	}
+	if code, _, stderr := run(t, dir, dir, []string{"SERVICE=web"}, "output.sh", "LogGroupName"); code == 0 || !strings.Contains(stderr, "no stack of service web") {
+		t.Errorf("SERVICE=web: exit %d, %q", code, stderr)
+	}
+}
+
 func TestSmoke(t *testing.T) {
 	// The health check fails until it has been asked sickFor times.
 	var sickFor, healthChecks atomic.Int32

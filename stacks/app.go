@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -20,6 +19,9 @@ type Stacks struct {
 	LoadBalancer *LoadBalancerStack
 	Cluster      *ClusterStack
 	Service      *ServiceStack
+	// Services are the stacks of the services key, in the order of
+	// Config.Services.
+	Services []*ServiceStack
 }
 
 // untaggable are resource types that the app tag skips: CDK 2.276's L1
@@ -37,14 +39,14 @@ var untaggable = []string{
 // Solutions checks. Each consumes the others through typed fields; CDK turns
 // those into cross-stack references (exports, see cdk.json) and deploy
 // order.
-func New(app awscdk.App, cfg Config, image awsecs.ContainerImage) *Stacks {
-	return build(app, cfg, image, true)
+func New(app awscdk.App, cfg Config, images *Images) *Stacks {
+	return build(app, cfg, images, true)
 }
 
 // build adds the stacks to app (an app, or a stage of one), with cdk-nag's
 // checks when nag is true: the change-plan tests synthesize many
 // configurations and check nothing cdk-nag reports.
-func build(app constructs.Construct, cfg Config, image awsecs.ContainerImage, nag bool) *Stacks {
+func build(app constructs.Construct, cfg Config, images *Images, nag bool) *Stacks {
 	stackProps := func(name, description string) awscdk.StackProps {
 		return awscdk.StackProps{
 			StackName:   jsii.String(cfg.AppName + "-" + name),
@@ -80,8 +82,24 @@ func build(app constructs.Construct, cfg Config, image awsecs.ContainerImage, na
 		Cluster:              cluster.Cluster,
 		Listener:             lb.Listener,
 		LoadBalancerFullName: lb.LoadBalancerFullName,
-		Image:                image,
+		Image:                images.Own,
 	})
+	// Each service of services is one more Service stack, beside the app's
+	// own and built the same way: adding, removing or reordering services
+	// changes no other stack (docs/services.md).
+	var services []*ServiceStack
+	for _, s := range cfg.Services {
+		services = append(services, NewServiceStack(app, s.StackID(), &ServiceStackProps{
+			StackProps:           stackProps(s.StackID(), "Service "+s.Name+" on Fargate Spot behind the shared load balancer: its target groups, listener rules and auto scaling"),
+			Config:               s.Config,
+			Vpc:                  vpc,
+			Cluster:              cluster.Cluster,
+			Listener:             lb.Listener,
+			LoadBalancerFullName: lb.LoadBalancerFullName,
+			Routing:              &s.Routing,
+			Image:                images.Services[s.Name],
+		}))
+	}
 	// For cost allocation: every resource that can carry a tag carries the
 	// app's name.
 	awscdk.Tags_Of(app).Add(jsii.String("app"), jsii.String(cfg.AppName), &awscdk.TagProps{
@@ -96,7 +114,7 @@ func build(app constructs.Construct, cfg Config, image awsecs.ContainerImage, na
 			Reports: jsii.Bool(false),
 		}), nil)
 	}
-	return &Stacks{Network: network, LoadBalancer: lb, Cluster: cluster, Service: service}
+	return &Stacks{Network: network, LoadBalancer: lb, Cluster: cluster, Service: service, Services: services}
 }
 
 // suppress accepts a cdk-nag finding on c and its children, with the reason

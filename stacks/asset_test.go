@@ -623,14 +623,14 @@ func TestDockerfile(t *testing.T) {
 // stops synth with a line naming the file and the .dockerignore line.
 func TestCheckImage(t *testing.T) {
 	for _, arch := range []Architecture{ARM64, X86_64} {
-		if err := CheckImage(repoRoot, arch, nil); err != nil {
+		if err := CheckImage(repoRoot, arch, nil, nil); err != nil {
 			t.Errorf("%s: %v", arch, err)
 		}
 	}
 	dir := copyRepo(t, repoFiles(t))
 	writeFile(t, filepath.Join(dir, "notes.yaml"), "notes: []\n")
 	appendFile(t, filepath.Join(dir, "Dockerfile"), "COPY notes.yaml /etc/notes.yaml\n")
-	err := CheckImage(dir, ARM64, nil)
+	err := CheckImage(dir, ARM64, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), `COPY notes.yaml: notes.yaml is not in the build context`) || !strings.Contains(err.Error(), `"*.yaml" leaves notes.yaml out`) {
 		t.Errorf("a COPY of a file .dockerignore drops: %v, want an error naming notes.yaml and the .dockerignore line", err)
 	}

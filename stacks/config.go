@@ -3,6 +3,7 @@ package stacks
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -97,6 +98,13 @@ type Config struct {
 	// probePath it is the health check path, which any app that keeps the
 	// contract answers 200 (docs/contract.md).
 	Probe Probe
+
+	// Service is the name of the service this Config is for, from the
+	// services key; empty for the app's own service.
+	Service string
+	// Services are the app's other services (the app's own Config only),
+	// sorted by name.
+	Services []Service
 }
 
 // Probe is one request that shows the app works: GET Path must answer
@@ -238,6 +246,10 @@ var Defaults = map[string]any{
 	"probeStatus": 200,
 	// Text that `probePath`'s answer must contain, or empty for any body. Set it with `probePath`.
 	"probeBody": "",
+	// The app's other services behind the same load balancer: a name → `package` or `directory`,
+	// `hosts` and/or `paths`, `priority`, and any per-service key; each its own stack and image
+	// (see docs/services.md).
+	"services": map[string]any{},
 }
 
 // Secret is where ECS reads one secret variable of the container: a
@@ -368,7 +380,25 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 			merged[key] = v
 		}
 	}
-	r := contextReader{ctx: merged, read: map[string]bool{}}
+	// given tells a key the user set from one a check takes from Defaults,
+	// so that an error can say which value is a default.
+	given := func(key string) bool { return ctx[key] != nil }
+	c, err := readConfig(merged, given, getenv, "")
+	if err != nil {
+		return Config{}, err
+	}
+	if c.Services, err = readServices(merged, given, c, getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// readConfig reads and validates one service's Config from merged, the
+// context over Defaults; given reports the keys the user set. prefix starts
+// every key an error names: "services.<name>." for another service, empty
+// for the app's own.
+func readConfig(merged map[string]any, given func(string) bool, getenv func(string) string, prefix string) (Config, error) {
+	r := contextReader{ctx: merged, read: map[string]bool{"services": true}, prefix: prefix}
 	c := Config{
 		AppName:               r.str("appName"),
 		Account:               r.str("account"),
@@ -434,8 +464,11 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 	if r.err != nil {
 		return Config{}, r.err
 	}
-	given := func(key string) bool { return ctx[key] != nil }
 	if err := c.validate(given); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Key = prefix + ce.Key
+		}
 		return Config{}, err
 	}
 	return c, nil
@@ -448,11 +481,13 @@ type contextReader struct {
 	ctx  map[string]any
 	read map[string]bool
 	err  error
+	// prefix starts the keys that errors name (see readConfig).
+	prefix string
 }
 
 func (r *contextReader) fail(key string, v any, allowed string) {
 	if r.err == nil {
-		r.err = &ConfigError{Key: key, Value: v, Allowed: allowed}
+		r.err = &ConfigError{Key: r.prefix + key, Value: v, Allowed: allowed}
 	}
 }
 
@@ -575,7 +610,7 @@ func (r *contextReader) secrets(key, region string) map[string]Secret {
 			r.fail(key, name, "want a secret ARN or parameter name, or an object with from and kmsKeyArn")
 			continue
 		}
-		s, err := parseSecret(key, name, strings.TrimSpace(from), strings.TrimSpace(kmsKey), region)
+		s, err := parseSecret(r.prefix+key, name, strings.TrimSpace(from), strings.TrimSpace(kmsKey), region)
 		if err != nil && r.err == nil {
 			r.err = err
 		}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -203,8 +202,9 @@ var alternatives = map[string]any{
 // touchesTheRule are the keys whose change does reach the production rule,
 // and what makes that safe.
 var touchesTheRule = map[string]string{
-	"appName": "a new name is a new set of stacks, with a rule of its own",
-	"account": "another account is another deployment", "region": "another region is another deployment",
+	"services": "another service is a stack of its own; the app's own rule stays byte-identical (TestServicesFixture, TestServicesAddRemoveReorder)",
+	"appName":  "a new name is a new set of stacks, with a rule of its own",
+	"account":  "another account is another deployment", "region": "another region is another deployment",
 	"vpcId": "another VPC replaces the target groups: a new deployment (README, Existing VPC)",
 	// Above zero it needs deploymentStrategy=rolling: see rolling below.
 	"requestsPerTarget": "needs deploymentStrategy=rolling",
@@ -253,51 +253,6 @@ func TestProductionRuleOnlyChangesWithRouting(t *testing.T) {
 	// replaces the target group it forwards to.
 	if got := ruleIdentity(t, variant(t, "ExistingVpc"), schema); got == want {
 		t.Error("vpcId leaves the production rule's identity as it was: the check is blind")
-	}
-}
-
-// TestSecondService adds another Service stack to the app, on its own path
-// with its own priority: it deploys beside the first without changing the
-// Network, LoadBalancer or Cluster templates, so the layout serves more
-// than one service.
-func TestSecondService(t *testing.T) {
-	var api *ServiceStack
-	s := synth(t, nil, nil, func(st *Stacks) {
-		app := st.Service.Stack.Node().Scope().(awscdk.App)
-		cfg, err := LoadConfig(app, func(string) string { return "" })
-		if err != nil {
-			t.Fatal(err)
-		}
-		api = NewServiceStack(app, "Api", &ServiceStackProps{
-			StackProps:           awscdk.StackProps{StackName: jsii.String(cfg.AppName + "-Api")},
-			Config:               cfg,
-			Vpc:                  st.Network.Vpc,
-			Cluster:              st.Cluster.Cluster,
-			Listener:             st.LoadBalancer.Listener,
-			LoadBalancerFullName: st.LoadBalancer.LoadBalancerFullName,
-			Routing:              &Routing{Priority: 100, PathPatterns: []string{"/api/*"}},
-			Image:                ServiceImage(repoRoot, cfg.CpuArchitecture),
-		})
-	})
-	for _, name := range []string{"Network", "LoadBalancer", "Cluster", "Service"} {
-		if compact(toJSON(t, s.templates[name])) != compact(toJSON(t, defaults(t).templates[name])) {
-			t.Errorf("a second service changes the %s stack", name)
-		}
-	}
-	var tpl assertions.Template
-	mustNotPanic(t, func() { tpl = assertions.Template_FromStack(api.Stack, nil) })
-	has(t, tpl, "AWS::ElasticLoadBalancingV2::ListenerRule", map[string]any{
-		"Priority":   100,
-		"Conditions": []any{map[string]any{"Field": "path-pattern", "PathPatternConfig": map[string]any{"Values": []any{"/api/*"}}}},
-	})
-	has(t, tpl, "AWS::ElasticLoadBalancingV2::ListenerRule", map[string]any{"Priority": 99})
-	// Its alarms and dashboard have names of their own.
-	has(t, tpl, "AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "fargo-Api-Target5xx"})
-	has(t, tpl, "AWS::CloudWatch::Dashboard", map[string]any{"DashboardName": map[string]any{"Fn::Join": []any{"-", []any{"fargo-Api", map[string]any{"Ref": "AWS::Region"}}}}})
-	// It imports only what the first Service stack imports.
-	api1 := &synthesized{stacks: s.stacks, templates: map[string]assertions.Template{"Service": tpl}}
-	if a, b := importNames(t, api1, "Service"), importNames(t, s, "Service"); !slices.Equal(a, b) {
-		t.Errorf("the second service imports %v, the first %v", a, b)
 	}
 }
 

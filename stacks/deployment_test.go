@@ -124,7 +124,12 @@ func TestDeploymentSnapshots(t *testing.T) {
 // contract checks find resources by type, whichever stack holds them.
 func deployed(t *testing.T) map[string]map[string]any {
 	t.Helper()
-	s := userDeployment(t)
+	return resourcesOf(t, userDeployment(t))
+}
+
+// resourcesOf is every resource of s's templates, by stack/logical id.
+func resourcesOf(t *testing.T, s *synthesized) map[string]map[string]any {
+	t.Helper()
 	all := map[string]map[string]any{}
 	for name, tpl := range s.templates {
 		rs, _ := toJSON(t, tpl)["Resources"].(map[string]any)
@@ -133,6 +138,50 @@ func deployed(t *testing.T) map[string]map[string]any {
 		}
 	}
 	return all
+}
+
+// serviceDeployment is one service of the user's app as the contract
+// checks read it: its Config and the resources, by stack/logical id, of
+// its own stack and of the shared ones (Network, LoadBalancer, Cluster).
+type serviceDeployment struct {
+	name string
+	cfg  Config
+	all  map[string]map[string]any
+}
+
+// serviceDeployments returns the app's own service ("Service") and each
+// service of services ("Service-<name>"), so that every check holds for
+// every service.
+func serviceDeployments(t *testing.T, s *synthesized) []serviceDeployment {
+	t.Helper()
+	configs := map[string]Config{"Service": s.cfg}
+	for _, svc := range s.cfg.Services {
+		configs[svc.StackID()] = svc.Config
+	}
+	var out []serviceDeployment
+	for _, id := range slices.Sorted(maps.Keys(configs)) {
+		all := map[string]map[string]any{}
+		for name, r := range resourcesOf(t, s) {
+			stack, _, _ := strings.Cut(name, "/")
+			if stack == id || !strings.HasPrefix(stack, "Service") {
+				all[name] = r
+			}
+		}
+		out = append(out, serviceDeployment{name: id, cfg: configs[id], all: all})
+	}
+	return out
+}
+
+// eachService runs check as a subtest for each service of the user's app,
+// or of apps[0] when given.
+func eachService(t *testing.T, check func(t *testing.T, cfg Config, all map[string]map[string]any), apps ...*synthesized) {
+	s := userDeployment(t)
+	if len(apps) > 0 {
+		s = apps[0]
+	}
+	for _, d := range serviceDeployments(t, s) {
+		t.Run(d.name, func(t *testing.T) { check(t, d.cfg, d.all) })
+	}
 }
 
 // ofType returns the resources of type typ, by stack/logical id.
@@ -215,7 +264,10 @@ func containerEnv(c map[string]any) map[string]string {
 func TestDeploymentHealthCheckAndPort(t *testing.T) {
 	// The target group checks the path the app answers, on the port it
 	// listens on, and only the load balancer may reach that port.
-	cfg, all := userDeployment(t).cfg, deployed(t)
+	eachService(t, checkHealthCheckAndPort)
+}
+
+func checkHealthCheckAndPort(t *testing.T, cfg Config, all map[string]map[string]any) {
 	for id, tg := range serviceTargetGroups(t, all) {
 		if got := path(tg, "Properties", "HealthCheckPath"); got != cfg.HealthCheckPath {
 			t.Errorf("%s: HealthCheckPath %v, want healthCheckPath %q", id, got, cfg.HealthCheckPath)
@@ -253,7 +305,8 @@ func TestDeploymentHealthCheckAndPort(t *testing.T) {
 		}
 	}
 	for id, sg := range ofType(all, "AWS::EC2::SecurityGroup") {
-		if in := path(sg, "Properties", "SecurityGroupIngress"); in != nil && strings.Contains(jsonOf(taskGroups), strings.TrimPrefix(id, "Service/")) {
+		_, logical, _ := strings.Cut(id, "/")
+		if in := path(sg, "Properties", "SecurityGroupIngress"); in != nil && strings.HasPrefix(id, "Service") && strings.Contains(jsonOf(taskGroups), logical) {
 			t.Errorf("%s: inline ingress %s on the tasks' security group", id, jsonOf(in))
 		}
 	}
@@ -266,7 +319,10 @@ func TestDeploymentDrainArithmetic(t *testing.T) {
 	// The stop sequence of timings.go, read back from the templates: the
 	// ALB stops routing to a draining task before it stops serving, and ECS
 	// waits for the drain and the shutdown before SIGKILL.
-	all := deployed(t)
+	eachService(t, func(t *testing.T, _ Config, all map[string]map[string]any) { checkDrainArithmetic(t, all) })
+}
+
+func checkDrainArithmetic(t *testing.T, all map[string]map[string]any) {
 	seconds := func(v any) time.Duration {
 		n, _ := strconv.Atoi(fmt.Sprint(v))
 		return time.Duration(n) * time.Second
@@ -302,7 +358,10 @@ func TestDeploymentDrainArithmetic(t *testing.T) {
 
 func TestDeploymentSpotStrategy(t *testing.T) {
 	// onDemandBaseTasks on FARGATE, every other task on FARGATE_SPOT.
-	cfg, all := userDeployment(t).cfg, deployed(t)
+	eachService(t, checkSpotStrategy)
+}
+
+func checkSpotStrategy(t *testing.T, cfg Config, all map[string]map[string]any) {
 	got := jsonOf(path(single(t, all, "AWS::ECS::Service"), "Properties", "CapacityProviderStrategy"))
 	want := jsonOf([]any{
 		map[string]any{"Base": cfg.OnDemandBaseTasks, "CapacityProvider": "FARGATE", "Weight": 0},
@@ -320,7 +379,10 @@ func TestDeploymentSpotStrategy(t *testing.T) {
 func TestDeploymentAlarms(t *testing.T) {
 	// Each failure an operator must hear of has an alarm, and with
 	// alarmEmail every alarm notifies.
-	cfg, all := userDeployment(t).cfg, deployed(t)
+	eachService(t, checkAlarms)
+}
+
+func checkAlarms(t *testing.T, cfg Config, all map[string]map[string]any) {
 	alarms := ofType(all, "AWS::CloudWatch::Alarm")
 	metrics := map[string]bool{}
 	for id, a := range alarms {

@@ -58,7 +58,7 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 	if !cfg.SpotFallback {
 		return
 	}
-	groupName := cfg.AppName + "-spot-fallback"
+	groupName := uniqueName(cfg) + "-spot-fallback"
 	group := awsscheduler.NewScheduleGroup(stack, jsii.String("SpotFallbackSchedules"), &awsscheduler.ScheduleGroupProps{
 		ScheduleGroupName: jsii.String(groupName),
 		// Deleting the group deletes its schedule: nothing is left to fire

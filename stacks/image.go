@@ -1,24 +1,285 @@
 package stacks
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fargo-cdk/fargo/internal/dockerfile"
 )
 
-// CheckImage checks the Dockerfile in dir, as `cdk deploy` builds the
-// image asset (ServiceImage) for arch with buildArgs, against the build
+// servicesDir is where the services of services keep their code, by
+// convention: the app's own image leaves it out, so that editing another
+// service does not rebuild the app's own.
+const servicesDir = "services"
+
+// Images are the container images of the app's services, each a CDK
+// Docker asset built by `cdk deploy`.
+type Images struct {
+	// Own is the app's own service's image.
+	Own awsecs.ContainerImage
+	// Services are the images of the services of services, by name.
+	Services map[string]awsecs.ContainerImage
+}
+
+// NewImages makes every service's image from the repository at root: the
+// app's own from the Dockerfile there (ServiceImage), a service with a
+// package from the same Dockerfile with PACKAGE set and a build context of
+// only what its binary is built from (packageFiles), and a service with a
+// directory from that directory's own Dockerfile.
+//
+// Each image's Dockerfile is checked first against the build context its
+// asset sends (CheckImage), so a mistake that would fail the deploy's
+// docker build stops synth instead.
+func NewImages(root string, cfg Config) (*Images, error) {
+	if err := CheckImage(root, cfg.CpuArchitecture, nil, []string{servicesDir}); err != nil {
+		return nil, err
+	}
+	images := &Images{Own: ServiceImage(root, cfg.CpuArchitecture), Services: map[string]awsecs.ContainerImage{}}
+	for _, s := range cfg.Services {
+		a, err := newServiceAsset(root, s)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckImage(a.dir, s.Config.CpuArchitecture, derefMap(a.buildArgs), derefStrings(a.exclude)); err != nil {
+			return nil, fmt.Errorf("services.%s: %w", s.Name, err)
+		}
+		images.Services[s.Name] = awsecs.ContainerImage_FromAsset(jsii.String(a.dir), &awsecs.AssetImageProps{
+			Platform:  s.Config.CpuArchitecture.ImagePlatform(),
+			BuildArgs: a.buildArgs,
+			Exclude:   a.exclude,
+		})
+	}
+	return images, nil
+}
+
+// serviceAsset is where a service's image is built from: the directory
+// (build context) with its Dockerfile, the build arguments and what of
+// the directory the context leaves out, besides its .dockerignore.
+type serviceAsset struct {
+	dir       string
+	buildArgs *map[string]*string
+	exclude   *[]*string
+}
+
+func newServiceAsset(root string, s Service) (serviceAsset, error) {
+	if s.Directory != "" {
+		dir := filepath.Join(root, s.Directory)
+		if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
+			return serviceAsset{}, &ConfigError{Key: "services." + s.Name + ".directory", Value: s.Directory, Allowed: "want a directory holding a Dockerfile: " + err.Error()}
+		}
+		return serviceAsset{dir: dir}, nil
+	}
+	keep, err := packageFiles(root, s.Package, s.Config.CpuArchitecture)
+	if err != nil {
+		return serviceAsset{}, &ConfigError{Key: "services." + s.Name + ".package", Value: s.Package, Allowed: err.Error()}
+	}
+	exclude, err := excludeAllBut(root, keep)
+	if err != nil {
+		return serviceAsset{}, err
+	}
+	return serviceAsset{
+		dir:       root,
+		buildArgs: &map[string]*string{"PACKAGE": jsii.String(s.Package)},
+		exclude:   jsii.Strings(exclude...),
+	}, nil
+}
+
+// ServiceImage builds the image from the Dockerfile in dir as a CDK asset
+// for arch, the tasks' architecture (Config.CpuArchitecture), whatever the
+// build machine's: an image built for the laptop's own architecture would
+// fail on the other with "exec format error". `cdk deploy` builds it and
+// pushes it to the bootstrap ECR repository. The services directory stays
+// out of its build context (servicesDir).
+func ServiceImage(dir string, arch Architecture) awsecs.ContainerImage {
+	return awsecs.ContainerImage_FromAsset(jsii.String(dir), &awsecs.AssetImageProps{
+		Platform: arch.ImagePlatform(),
+		Exclude:  jsii.Strings(servicesDir),
+	})
+}
+
+// listedPackage is what packageFiles reads of `go list -json`.
+type listedPackage struct {
+	ImportPath string
+	Name       string
+	Dir        string
+	Standard   bool
+	GoFiles    []string
+	EmbedFiles []string
+	Module     *struct {
+		Path    string
+		Main    bool
+		Replace *struct{ Path string }
+	}
+	Error *struct{ Err string }
+}
+
+// packageFiles lists, relative to root, every file that building pkg for
+// linux/arch reads from the module at root: the Go files (for that
+// platform, without cgo, as the Dockerfile builds) and embedded files of
+// pkg and every package of the module it imports, go.mod, go.sum, and the
+// Dockerfile and .dockerignore that build it. Other modules' packages
+// come from the module proxy at build time; one that a replace directive
+// points to a local directory is refused, since the build context holds
+// only this module.
+func packageFiles(root, pkg string, arch Architecture) (map[string]bool, error) {
+	goarch := "arm64"
+	if arch == X86_64 {
+		goarch = "amd64"
+	}
+	cmd := exec.Command("go", "list", "-e", "-deps", "-json=ImportPath,Name,Dir,Standard,GoFiles,EmbedFiles,Module,Error", pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %v: %s", pkg, err, strings.TrimSpace(stderr.String()))
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{"go.mod": true, "go.sum": true, "Dockerfile": true, ".dockerignore": true}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	var last listedPackage
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		last = p
+		switch {
+		case p.Error != nil:
+			return nil, fmt.Errorf("want a main package of this module that builds: %s", p.Error.Err)
+		case p.Standard || p.Module == nil:
+			continue
+		case !p.Module.Main && p.Module.Replace != nil && isLocalPath(p.Module.Replace.Path):
+			return nil, fmt.Errorf("imports %s, which a replace directive in go.mod points to %s, outside this module and so outside the image's build context: publish that module, or move the package into this module", p.ImportPath, p.Module.Replace.Path)
+		case !p.Module.Main:
+			continue
+		}
+		dir, err := filepath.Rel(abs, p.Dir)
+		if err != nil || strings.HasPrefix(dir, "..") {
+			return nil, fmt.Errorf("package %s is in %s, outside %s", p.ImportPath, p.Dir, abs)
+		}
+		for _, f := range slices.Concat(p.GoFiles, p.EmbedFiles) {
+			keep[filepath.ToSlash(filepath.Join(dir, f))] = true
+		}
+	}
+	// -deps lists the named package last.
+	if last.Name != "main" {
+		return nil, fmt.Errorf("want a main package (package main, with func main), found package %s", last.Name)
+	}
+	return keep, nil
+}
+
+// isLocalPath reports whether a replace directive's target is a directory
+// rather than a module path.
+func isLocalPath(p string) bool {
+	return strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || filepath.IsAbs(p)
+}
+
+// excludeAllBut returns the asset exclude patterns (Docker's .dockerignore
+// syntax, which CDK applies after the .dockerignore file) that leave only
+// keep of the tree at root: each directory holding nothing to keep is
+// excluded whole, without reading it, every other file one by one.
+func excludeAllBut(root string, keep map[string]bool) ([]string, error) {
+	dirs := map[string]bool{}
+	for f := range keep {
+		for d := filepath.ToSlash(filepath.Dir(f)); d != "."; d = filepath.ToSlash(filepath.Dir(d)) {
+			dirs[d] = true
+		}
+	}
+	var exclude []string
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		entries, err := os.ReadDir(filepath.Join(root, rel))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := e.Name()
+			if rel != "" {
+				p = rel + "/" + p
+			}
+			switch {
+			case e.IsDir() && dirs[p]:
+				if err := walk(p); err != nil {
+					return err
+				}
+			case !keep[p]:
+				exclude = append(exclude, escapePattern(p))
+			}
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return nil, err
+	}
+	return exclude, nil
+}
+
+// escapePattern quotes the characters a .dockerignore pattern treats as
+// special.
+func escapePattern(p string) string {
+	var b strings.Builder
+	for _, c := range p {
+		if strings.ContainsRune(`*?[]\!`, c) {
+			b.WriteRune('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// CheckImage checks the Dockerfile in dir, as `cdk deploy` builds an image
+// asset for arch with buildArgs and the asset's excludes, against the build
 // context it sends, with internal/dockerfile: a COPY of a file that
-// .dockerignore leaves out, a shell-form ENTRYPOINT, a platform or GOARCH
-// that is not arch's, a go build whose package is not in the context. It
-// reads two files and lists the context, so synth can afford it, and a
-// mistake that would fail the deploy's docker build, or the task at
-// start, stops synth instead, one line per problem.
-func CheckImage(dir string, arch Architecture, buildArgs map[string]string) error {
-	ctx, err := dockerfile.ReadContext(dir, nil)
+// .dockerignore or an exclude leaves out, a shell-form ENTRYPOINT, a
+// platform or GOARCH that is not arch's, a go build whose package is not in
+// the context. It reads two files and lists the context, so synth can
+// afford it, and a mistake that would fail the deploy's docker build, or
+// the task at start, stops synth instead, one line per problem.
+func CheckImage(dir string, arch Architecture, buildArgs map[string]string, excludes []string) error {
+	ctx, err := dockerfile.ReadContext(dir, excludes)
 	if err != nil {
 		return fmt.Errorf("the image's build context: %w", err)
 	}
 	_, err = dockerfile.Check(ctx, "Dockerfile", *arch.ImagePlatform().Platform(), buildArgs)
 	return err
+}
+
+func derefMap(m *map[string]*string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range *m {
+		out[k] = *v
+	}
+	return out
+}
+
+func derefStrings(s *[]*string) []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, len(*s))
+	for i, v := range *s {
+		out[i] = *v
+	}
+	return out
 }

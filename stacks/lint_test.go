@@ -91,6 +91,9 @@ func TestCfnLint(t *testing.T) {
 	}
 	// And the user's own, as cdk.json sets them (TestDeploymentSnapshots).
 	apps = append(apps, userDeployment(t))
+	// And the three-service fixture, whose other services' stacks no
+	// variant has.
+	apps = append(apps, shopApp(t))
 	for _, s := range apps {
 		for _, st := range s.all() {
 			f := filepath.Join(s.outdir, *st.Node().Id()+".template.json")

@@ -251,7 +251,7 @@ func synthApp(t testing.TB, app awscdk.App, env map[string]string, edits ...func
 	}
 	s := &synthesized{app: app, cfg: cfg, outdir: *app.Outdir(), templates: map[string]assertions.Template{}}
 	mustNotPanic(t, func() {
-		s.stacks = New(app, cfg, ServiceImage(repoRoot, cfg.CpuArchitecture))
+		s.stacks = New(app, cfg, mustImages(t, imageRoot(app), cfg))
 		for _, edit := range edits {
 			edit(s.stacks)
 		}
@@ -268,7 +268,34 @@ func (s *synthesized) all() []awscdk.Stack {
 	if s.stacks.Network != nil {
 		all = append(all, s.stacks.Network.Stack)
 	}
-	return append(all, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack)
+	all = append(all, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack)
+	for _, st := range s.stacks.Services {
+		all = append(all, st.Stack)
+	}
+	return all
+}
+
+// imageRootKey is a test-only context key: the repository whose images an
+// app builds, when it is not this one (the services fixture's).
+const imageRootKey = "fargo:test:imageRoot"
+
+// imageRoot is where app's images are built from: this repository, or the
+// directory imageRootKey names.
+func imageRoot(app awscdk.App) string {
+	if dir, ok := app.Node().TryGetContext(jsii.String(imageRootKey)).(string); ok {
+		return dir
+	}
+	return repoRoot
+}
+
+// mustImages returns the images NewImages makes from root.
+func mustImages(t testing.TB, root string, cfg Config) *Images {
+	t.Helper()
+	images, err := NewImages(root, cfg)
+	if err != nil {
+		t.Fatalf("NewImages: %v", err)
+	}
+	return images
 }
 
 // defaults returns the shared app built from the Defaults alone.

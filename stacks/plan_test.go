@@ -28,7 +28,14 @@ var planBases = map[string]map[string]any{
 	"domain":  {"domainName": "app.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"},
 	"rolling": {"deploymentStrategy": "rolling"},
 	"linear":  {"deploymentStrategy": "linear"},
+	// The fixture's app without and with one service of services: the
+	// images come from the fixture.
+	"shop":     {imageRootKey: "shop"},
+	"services": {"services": planAPI, imageRootKey: "shop"},
 }
+
+// planAPI is the services key of the services plan base.
+const planAPI = `{"api": {"package": "./services/api", "paths": ["/api"], "priority": 100}}`
 
 // planCase is a realistic change of one setting on a running deployment.
 type planCase struct {
@@ -115,6 +122,10 @@ var planCases = []planCase{
 	{name: "alarmLatencyP99Ms", key: "alarmLatencyP99Ms", set: map[string]any{"alarmLatencyP99Ms": "500"}, change: "1000 → 500"},
 	{name: "alarmCpuPercent", key: "alarmCpuPercent", set: map[string]any{"alarmCpuPercent": "80"}, change: "90 → 80"},
 	{name: "alarmMemoryPercent", key: "alarmMemoryPercent", set: map[string]any{"alarmMemoryPercent": "80"}, change: "90 → 80"},
+	{name: "services-add", key: "services", base: "shop", set: map[string]any{"services": planAPI, imageRootKey: "shop"}, change: "a service added"},
+	{name: "services-remove", key: "services", base: "services", set: map[string]any{"services": "{}"}, change: "a service removed"},
+	{name: "services-routing", key: "services", base: "services", set: map[string]any{"services": `{"api": {"package": "./services/api", "paths": ["/v1"], "priority": 100}}`}, change: "a service's paths",
+		want: "CloudFormation updates listener rule ProductionRuleD96592E2 for its [Conditions] change, but ECS owns its action"},
 }
 
 // planConfig is one synthesized configuration, by name.
@@ -146,13 +157,17 @@ func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[st
 			t.Fatalf("%s: %v", name, err)
 		}
 		dirs[name] = t.TempDir()
+		root := repoRoot
+		if c[imageRootKey] == "shop" {
+			root = shopRoot(t)
+		}
 		mustNotPanic(t, func() {
 			app := awscdk.NewApp(&awscdk.AppProps{
 				Context:                         &c,
 				Outdir:                          jsii.String(dirs[name]),
 				BuiltinCloudFormationValidation: jsii.Bool(false),
 			})
-			build(app, cfg, ServiceImage(repoRoot, cfg.CpuArchitecture), false)
+			build(app, cfg, mustImages(t, root, cfg), false)
 			app.Synth(nil)
 		})
 	}

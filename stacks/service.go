@@ -10,30 +10,15 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
-
-// targetGroupPort: see targetGroupProps in NewServiceStack.
-const targetGroupPort = 80
-
-// alarmPrefix starts the names of a service's alarms and dashboard, which
-// are unique in the account and region: the app's name for its own
-// service, the app's and the stack's for any other.
-func alarmPrefix(cfg Config, id string) string {
-	if id == "Service" {
-		return cfg.AppName
-	}
-	return cfg.AppName + "-" + id
-}
 
 // serviceUser is the numeric user the container runs as (the Dockerfile's
 // USER); the task definition repeats it so that no image can run as root.
@@ -71,62 +56,45 @@ type ServiceStack struct {
 	awscdk.Stack
 }
 
-// ServiceImage builds the image from the Dockerfile in dir as a CDK asset
-// for arch, the tasks' architecture (Config.CpuArchitecture), whatever the
-// build machine's: an image built for the laptop's own architecture would
-// fail on the other with "exec format error". `cdk deploy` builds it and
-// pushes it to the bootstrap ECR repository.
-func ServiceImage(dir string, arch Architecture) awsecs.ContainerImage {
-	return awsecs.ContainerImage_FromAsset(jsii.String(dir), &awsecs.AssetImageProps{
-		Platform: arch.ImagePlatform(),
-	})
-}
-
-// NewServiceStack creates the service.
+// NewServiceStack creates the service from its parts, each in a file of
+// its own: the task (task.go), its traffic (traffic.go), the ECS service
+// (below), its scaling (scaling.go), its alarms and dashboard
+// (monitoring.go) and the Spot fallback (fallback.go).
 func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackProps) *ServiceStack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	cfg := props.Config
-
-	logGroup := awslogs.NewLogGroup(stack, jsii.String("LogGroup"), &awslogs.LogGroupProps{
-		Retention: cfg.LogRetention(),
-	})
-	taskDef := awsecs.NewFargateTaskDefinition(stack, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
-		Cpu:            jsii.Number(cfg.Cpu),
-		MemoryLimitMiB: jsii.Number(cfg.MemoryMiB),
-		RuntimePlatform: &awsecs.RuntimePlatform{
-			CpuArchitecture:       cfg.CpuArchitecture.TaskArchitecture(),
-			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
-		},
-		// A volume on the task's ephemeral storage, mounted at /tmp: the
-		// root file system stays read-only, but temporary files (uploads,
-		// os.CreateTemp) have somewhere to go.
-		Volumes: &[]*awsecs.Volume{{Name: jsii.String("tmp")}},
-	})
-	env := map[string]*string{}
-	for k, v := range cfg.containerEnvironment() {
-		env[k] = jsii.String(v)
+	routing := defaultRouting
+	if props.Routing != nil {
+		routing = *props.Routing
 	}
-	container := taskDef.AddContainer(jsii.String("Web"), &awsecs.ContainerDefinitionOptions{
-		Image:                  props.Image,
-		PortMappings:           &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(cfg.ContainerPort)}},
-		ReadonlyRootFilesystem: jsii.Bool(true),
-		User:                   jsii.String(serviceUser),
-		StopTimeout:            seconds(StopTimeout),
-		Environment:            &env,
-		Secrets:                containerSecrets(stack, taskDef, cfg.Secrets),
-		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:     logGroup,
-			StreamPrefix: jsii.String("web"),
-			// A slow CloudWatch must not stall request handling.
-			Mode: awsecs.AwsLogDriverMode_NON_BLOCKING,
-		}),
-	})
-	container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/tmp"), SourceVolume: jsii.String("tmp"), ReadOnly: jsii.Bool(false)})
 
-	suppress(taskDef, "AwsSolutions-ECS2", "The environment holds plain settings only: the stacks' own (port, health path, CORS, drain timings) and the app's environment key, whose secret-looking names synth rejects; secrets go through the container's Secrets.")
-	suppress(taskDef.ObtainExecutionRole(), "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the image needs, cannot be scoped to a resource.", "Resource::*")
-
+	task := newTask(stack, cfg, props.Image)
 	vpc := vpcIn(stack, props.Vpc, cfg)
+	traffic := newTraffic(stack, cfg, vpc, props.Listener, routing)
+	metrics := albMetrics{loadBalancer: props.LoadBalancerFullName}
+	for _, tg := range traffic.targetGroups {
+		metrics.targetGroups = append(metrics.targetGroups, tg.TargetGroupFullName())
+	}
+	alarms := newTrafficAlarms(stack, cfg, metrics, uniqueName(cfg))
+	service := newService(stack, cfg, props.Cluster, vpc, task, traffic, alarms)
+	scale(cfg, service, props.LoadBalancerFullName, metrics)
+	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, alarms, uniqueName(cfg)))
+
+	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),
+		Value:       service.ServiceName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("LogGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The service's logs (make logs, or aws logs tail ... --follow)"),
+		Value:       task.logGroup.LogGroupName(),
+	})
+	return &ServiceStack{Stack: stack}
+}
+
+// newService creates the Fargate service: its tasks' security group and
+// subnets, the Spot capacity strategy, how it deploys a release (see
+// deploy.go), and its registration in the production target group.
+func newService(stack awscdk.Stack, cfg Config, cluster awsecs.ICluster, vpc awsec2.IVpc, task *task, traffic *traffic, alarms *trafficAlarms) awsecs.FargateService {
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:         vpc,
 		Description: jsii.String("Service tasks: traffic from the load balancer only"),
@@ -134,71 +102,17 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		// call whatever the app needs.
 		AllowAllOutbound: jsii.Bool(true),
 	})
-
 	subnetType := awsec2.SubnetType_PRIVATE_WITH_EGRESS
 	if cfg.TasksInPublicSubnets() {
 		subnetType = awsec2.SubnetType_PUBLIC
 	}
-	routing := defaultRouting
-	if props.Routing != nil {
-		routing = *props.Routing
-	}
-	// targetGroupProps are both target groups' settings. Port is only the
-	// default for targets that register without one: ECS registers every
-	// task with containerPort, and the health check goes to the port a
-	// target registered with, so it stays fixed and a containerPort change
-	// replaces neither group (nor, through them, the production rule).
-	targetGroupProps := &awselasticloadbalancingv2.ApplicationTargetGroupProps{
-		Vpc:                 vpc,
-		Port:                jsii.Number(targetGroupPort),
-		Protocol:            awselasticloadbalancingv2.ApplicationProtocol_HTTP,
-		TargetType:          awselasticloadbalancingv2.TargetType_IP,
-		DeregistrationDelay: seconds(DeregistrationDelay),
-		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
-			Path:                    jsii.String(cfg.HealthCheckPath),
-			Interval:                seconds(HealthCheckInterval),
-			Timeout:                 seconds(HealthCheckTimeout),
-			HealthyThresholdCount:   jsii.Number(HealthyThreshold),
-			UnhealthyThresholdCount: jsii.Number(UnhealthyThreshold),
-			HealthyHttpCodes:        jsii.String("200"),
-		},
-	}
-	targetGroup := awselasticloadbalancingv2.NewApplicationTargetGroup(stack, jsii.String("TargetGroup"), targetGroupProps)
-	warnHealthPathChange(stack, targetGroup, cfg)
-	// The production rule. After a native deployment ECS has rewritten its
-	// action into a weighted forward to whichever group now holds the
-	// tasks; a CloudFormation update of the rule would write back this
-	// template's action and could send every request to a group without
-	// tasks (aws/aws-cdk#36649). So nothing but the service's routing
-	// changes it: not the domain (the listener keeps its ARN), not the
-	// port or health path (the groups are updated in place), not the
-	// strategy (the groups and rule are the same for all of them).
-	production := awselasticloadbalancingv2.NewApplicationListenerRule(stack, jsii.String("ProductionRule"), &awselasticloadbalancingv2.ApplicationListenerRuleProps{
-		Listener:     props.Listener,
-		Priority:     jsii.Number(routing.Priority),
-		Conditions:   routing.conditions(),
-		TargetGroups: &[]awselasticloadbalancingv2.IApplicationTargetGroup{targetGroup},
-	})
-	targetGroups := []awselasticloadbalancingv2.ApplicationTargetGroup{targetGroup}
-	var alternate awsecs.AlternateTarget
-	if cfg.Native() {
-		var alternateGroup awselasticloadbalancingv2.ApplicationTargetGroup
-		alternateGroup, alternate = alternateTarget(stack, cfg, props.Listener, routing, production, targetGroup, targetGroupProps)
-		targetGroups = append(targetGroups, alternateGroup)
-	}
-
-	metrics := albMetrics{loadBalancer: props.LoadBalancerFullName}
-	for _, tg := range targetGroups {
-		metrics.targetGroups = append(metrics.targetGroups, tg.TargetGroupFullName())
-	}
-	traffic := newTrafficAlarms(stack, cfg, metrics, alarmPrefix(cfg, id))
 	strategy := []*awsecs.CapacityProviderStrategy{
 		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
 		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
 	}
 	serviceProps := &awsecs.FargateServiceProps{
-		Cluster:        props.Cluster,
-		TaskDefinition: taskDef,
+		Cluster:        cluster,
+		TaskDefinition: task.definition,
 		// No LaunchType: it would override the strategy, which is how the
 		// original never ran on Spot. The first onDemandBaseTasks tasks
 		// run on FARGATE, every task above them on FARGATE_SPOT.
@@ -218,56 +132,24 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		SecurityGroups: &[]awsec2.ISecurityGroup{sg},
 		PropagateTags:  awsecs.PropagatedTagSource_SERVICE,
 	}
-	deployment(cfg, serviceProps, traffic.names)
+	deployment(cfg, serviceProps, alarms.names)
 	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
 	if cfg.Native() {
 		awscdk.Annotations_Of(service).AcknowledgeWarning(jsii.String("@aws-cdk/aws-ecs:shouldUseCircuitBreaker"),
 			jsii.String("ECS applies the circuit breaker to rolling deployments only; a native deployment rolls back on the deployment alarms."))
 	}
 	// The alarms are named literally; they must exist before the service.
-	for _, a := range traffic.all() {
+	for _, a := range alarms.all() {
 		service.Node().AddDependency(a)
 	}
 	// Registering opens the tasks' security group to the load balancer's on
 	// containerPort, and the load balancer's to the tasks on that port only.
-	targetGroup.AddTarget(service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
-		ContainerName:   container.ContainerName(),
+	traffic.targetGroups[0].AddTarget(service.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
+		ContainerName:   task.container.ContainerName(),
 		ContainerPort:   jsii.Number(cfg.ContainerPort),
-		AlternateTarget: alternate,
+		AlternateTarget: traffic.alternate,
 	}))
-
-	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
-		MinCapacity: jsii.Number(cfg.MinTasks),
-		MaxCapacity: jsii.Number(cfg.MaxTasks),
-	})
-	scaling.ScaleOnCpuUtilization(jsii.String("CpuScaling"), &awsecs.CpuUtilizationScalingProps{
-		TargetUtilizationPercent: jsii.Number(cfg.CpuTargetPercent),
-		ScaleInCooldown:          seconds(cfg.ScaleInCooldown),
-		ScaleOutCooldown:         seconds(cfg.ScaleOutCooldown),
-	})
-	if cfg.RequestsPerTarget > 0 {
-		// ScaleOnRequestCount would derive the resource label by splitting
-		// the ARN of a listener in the load balancer stack; this is the same
-		// policy with the label built from the names that stack publishes.
-		scaling.DoScaleToTrackMetric(jsii.String("RequestScaling"), &awsapplicationautoscaling.BasicTargetTrackingScalingPolicyProps{
-			PredefinedMetric: awsapplicationautoscaling.PredefinedMetric_ALB_REQUEST_COUNT_PER_TARGET,
-			ResourceLabel:    awscdk.Fn_Join(jsii.String("/"), &[]*string{props.LoadBalancerFullName, metrics.targetGroups[0]}),
-			TargetValue:      jsii.Number(cfg.RequestsPerTarget),
-			ScaleInCooldown:  seconds(cfg.ScaleInCooldown),
-			ScaleOutCooldown: seconds(cfg.ScaleOutCooldown),
-		})
-	}
-	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, traffic, alarmPrefix(cfg, id)))
-
-	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
-		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),
-		Value:       service.ServiceName(),
-	})
-	awscdk.NewCfnOutput(stack, jsii.String("LogGroupName"), &awscdk.CfnOutputProps{
-		Description: jsii.String("The service's logs (make logs, or aws logs tail ... --follow)"),
-		Value:       logGroup.LogGroupName(),
-	})
-	return &ServiceStack{Stack: stack}
+	return service
 }
 
 // warnHealthPathChange warns when healthCheckPath differs from the one in

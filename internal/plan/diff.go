@@ -226,7 +226,7 @@ func Diff(before, after *Assembly, schemas func(region string) (*Schemas, error)
 	for _, sp := range plans {
 		switch {
 		case sp.After == nil:
-			sp.Note = "not in the new app: cdk deploy leaves the deployed stack as it is (cdk destroy removes it)"
+			sp.Note = fmt.Sprintf("not in the new app: cdk deploy leaves the deployed stack as it is, and cdk destroy can no longer select it; once nothing uses it, delete it with: aws cloudformation delete-stack --stack-name %s", sp.Before.Name)
 			continue
 		case sp.Before == nil:
 			sp.Note = "new stack"

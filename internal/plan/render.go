@@ -328,7 +328,7 @@ func (p *Plan) Effects() Effects {
 		}
 	}
 	if len(left) > 0 {
-		e.ByHand = append(e.ByHand, fmt.Sprintf("the deployed %s stay as they are: cdk destroy them when they are no longer wanted", strings.Join(left, ", ")))
+		e.ByHand = append(e.ByHand, fmt.Sprintf("the deployed %s stay as they are, and cdk destroy can no longer select them: once nothing uses them, delete them with aws cloudformation delete-stack --stack-name <name>", strings.Join(left, ", ")))
 	}
 	if len(beside) > 0 {
 		e.ByHand = append(e.ByHand, fmt.Sprintf("the deployed %s keep running beside the new stacks: destroy them with the old settings once the new ones serve", strings.Join(beside, ", ")))
