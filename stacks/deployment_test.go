@@ -302,7 +302,15 @@ func TestDeploymentDrainArithmetic(t *testing.T) {
 func TestDeploymentSpotStrategy(t *testing.T) {
 	// onDemandBaseTasks on FARGATE, every other task on FARGATE_SPOT.
 	cfg, all := userDeployment(t).cfg, deployed(t)
+	// With the Spot fallback the service is created with the cluster's
+	// default strategy and the template carries none (fallback.go).
 	got := jsonOf(path(single(t, all, "AWS::ECS::Service"), "Properties", "CapacityProviderStrategy"))
+	if cfg.SpotFallback {
+		if got != "null" {
+			t.Errorf("with spotFallback the service's template has the strategy %s: a deploy during a fallback would send it", got)
+		}
+		got = jsonOf(path(single(t, all, "AWS::ECS::ClusterCapacityProviderAssociations"), "Properties", "DefaultCapacityProviderStrategy"))
+	}
 	want := jsonOf([]any{
 		map[string]any{"Base": cfg.OnDemandBaseTasks, "CapacityProvider": "FARGATE", "Weight": 0},
 		map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},

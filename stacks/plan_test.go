@@ -50,6 +50,11 @@ type planCase struct {
 // (stacks/timings.go has the numbers).
 const rollsTasks = "new tasks, deployed with deploymentStrategy (a canary of about 13 minutes by default; see Deploy strategies); no request is lost"
 
+// spotFallbackApplies is what a strategy change does with the Spot
+// fallback on: the template carries no strategy (fallback.go), and the
+// function applies the new one when the stack update ends.
+const spotFallbackApplies = "the Spot fallback's function applies the new strategy when the stack update ends, with a new deployment (deploymentStrategy) that CloudFormation does not wait on; during a fallback the service stays on on-demand, with the new base, until its return to Spot"
+
 var planCases = []planCase{
 	{name: "appName", key: "appName", set: map[string]any{"appName": "shop"}, change: "`fargo` → `shop`",
 		interrupts: "a second deployment under the new name; the old one keeps running until `make destroy` with the old name"},
@@ -71,7 +76,8 @@ var planCases = []planCase{
 	{name: "secrets", key: "secrets", set: map[string]any{"secrets": `{"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf"}`}, change: "a new secret"},
 	{name: "minTasks", key: "minTasks", set: map[string]any{"minTasks": "3"}, change: "2 → 3"},
 	{name: "maxTasks", key: "maxTasks", set: map[string]any{"maxTasks": "6"}, change: "3 → 6"},
-	{name: "onDemandBaseTasks", key: "onDemandBaseTasks", set: map[string]any{"onDemandBaseTasks": "0"}, change: "1 → 0"},
+	{name: "onDemandBaseTasks", key: "onDemandBaseTasks", set: map[string]any{"onDemandBaseTasks": "0"}, change: "1 → 0",
+		interrupts: spotFallbackApplies},
 	{name: "cpuTargetPercent", key: "cpuTargetPercent", set: map[string]any{"cpuTargetPercent": "50"}, change: "70 → 50"},
 	{name: "scaleInCooldownSeconds", key: "scaleInCooldownSeconds", set: map[string]any{"scaleInCooldownSeconds": "600"}, change: "300 → 600"},
 	{name: "scaleOutCooldownSeconds", key: "scaleOutCooldownSeconds", set: map[string]any{"scaleOutCooldownSeconds": "30"}, change: "60 → 30"},
@@ -84,7 +90,8 @@ var planCases = []planCase{
 	{name: "stepBakeMinutes", key: "stepBakeMinutes", set: map[string]any{"stepBakeMinutes": "10"}, change: "6 → 10"},
 	{name: "bakeMinutes", key: "bakeMinutes", set: map[string]any{"bakeMinutes": "30"}, change: "5 → 30"},
 	{name: "cpuArchitecture", key: "cpuArchitecture", set: map[string]any{"cpuArchitecture": "x86_64"}, change: "arm64 → x86_64"},
-	{name: "spotFallback", key: "spotFallback", set: map[string]any{"spotFallback": "false"}, change: "on → off"},
+	{name: "spotFallback", key: "spotFallback", set: map[string]any{"spotFallback": "false"}, change: "on → off",
+		interrupts: "the template takes the strategy back, with a forced deployment: a Spot fallback in progress ends there (on-demand costs about three times Spot), and without one the tasks are replaced all the same"},
 	{name: "spotFallbackQuietMinutes", key: "spotFallbackQuietMinutes", set: map[string]any{"spotFallbackQuietMinutes": "60"}, change: "30 → 60"},
 	{name: "probePath", key: "probePath", set: map[string]any{"probePath": "/ready", "probeStatus": "204", "probeBody": ""}, change: "what make smoke, make integ and the e2e test request: no stack changes"},
 	{name: "probePath", key: "probeStatus"},
@@ -315,5 +322,43 @@ func checkPlanTable(t *testing.T, all map[string]*plan.Plan) {
 			return
 		}
 		t.Errorf("README's plan table is not what the plans say; run go test ./stacks -run TestPlans -update, want:\n%s", want)
+	}
+}
+
+// TestPlanVerdictsDuringASpotFallback: a plan that calls a deploy safe
+// must stay right while the Spot fallback has the service on on-demand
+// Fargate. CloudFormation sends the template's capacity-provider strategy
+// with every update of the service, and ECS refuses a strategy change
+// without a forced deployment: had the template a strategy, every such
+// "no task restarts" deploy would fail during a fallback (or, forced,
+// undo it). So with the fallback on, no plan's Service template carries
+// one; and turning the fallback off, which ends a fallback in progress,
+// must restart the tasks.
+func TestPlanVerdictsDuringASpotFallback(t *testing.T) {
+	all := casePlans(t)
+	for _, c := range planCases {
+		if c.set == nil {
+			continue
+		}
+		_, set := c.config()
+		if set["spotFallback"] == "false" {
+			continue
+		}
+		for _, sp := range all[c.name].Stacks {
+			if sp.After == nil {
+				continue
+			}
+			for id, r := range sp.After.Template.Resources {
+				if r.Type != "AWS::ECS::Service" {
+					continue
+				}
+				if v, ok := r.Properties["CapacityProviderStrategy"]; ok {
+					t.Errorf("%s: service %s has the strategy %v with the Spot fallback on: the deploy would fail, or end the fallback, while one is in progress", c.name, id, v)
+				}
+			}
+		}
+	}
+	if p := all["spotFallback"]; !p.RollsTasks() {
+		t.Errorf("turning spotFallback off starts no new deployment: a fallback in progress would leave the service on on-demand, about three times the price:\n%s", p.Format())
 	}
 }

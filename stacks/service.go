@@ -25,16 +25,6 @@ import (
 // targetGroupPort: see targetGroupProps in NewServiceStack.
 const targetGroupPort = 80
 
-// alarmPrefix starts the names of a service's alarms and dashboard, which
-// are unique in the account and region: the app's name for its own
-// service, the app's and the stack's for any other.
-func alarmPrefix(cfg Config, id string) string {
-	if id == "Service" {
-		return cfg.AppName
-	}
-	return cfg.AppName + "-" + id
-}
-
 // serviceUser is the numeric user the container runs as (the Dockerfile's
 // USER); the task definition repeats it so that no image can run as root.
 const serviceUser = "65532:65532"
@@ -91,6 +81,9 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		Retention: cfg.LogRetention(),
 	})
 	taskDef := awsecs.NewFargateTaskDefinition(stack, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
+		// The family is the name the console, the CLI and the task ARNs
+		// show; CDK's default is the construct path, the same in every app.
+		Family:         jsii.String(uniqueName(cfg, id)),
 		Cpu:            jsii.Number(cfg.Cpu),
 		MemoryLimitMiB: jsii.Number(cfg.MemoryMiB),
 		RuntimePlatform: &awsecs.RuntimePlatform{
@@ -191,22 +184,10 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 	for _, tg := range targetGroups {
 		metrics.targetGroups = append(metrics.targetGroups, tg.TargetGroupFullName())
 	}
-	traffic := newTrafficAlarms(stack, cfg, metrics, alarmPrefix(cfg, id))
-	strategy := []*awsecs.CapacityProviderStrategy{
-		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
-		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
-	}
+	traffic := newTrafficAlarms(stack, cfg, metrics, uniqueName(cfg, id))
 	serviceProps := &awsecs.FargateServiceProps{
 		Cluster:        props.Cluster,
 		TaskDefinition: taskDef,
-		// No LaunchType: it would override the strategy, which is how the
-		// original never ran on Spot. The first onDemandBaseTasks tasks
-		// run on FARGATE, every task above them on FARGATE_SPOT.
-		CapacityProviderStrategies: &strategy,
-		// ECS refuses an update that changes only the strategy unless it
-		// forces a new deployment (aws/aws-cdk#34631); a nonce derived from
-		// the strategy forces one exactly when the strategy changes.
-		ForceNewDeployment: &awsecs.ForceNewDeployment{Enabled: jsii.Bool(true), Nonce: jsii.String(strategyNonce(strategy))},
 		// No DesiredCount: auto scaling owns it, and a stack update must
 		// not reset it.
 		MinHealthyPercent:      jsii.Number(100),
@@ -219,11 +200,26 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 		PropagateTags:  awsecs.PropagatedTagSource_SERVICE,
 	}
 	deployment(cfg, serviceProps, traffic.names)
-	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
-	if cfg.Native() {
-		awscdk.Annotations_Of(service).AcknowledgeWarning(jsii.String("@aws-cdk/aws-ecs:shouldUseCircuitBreaker"),
-			jsii.String("ECS applies the circuit breaker to rolling deployments only; a native deployment rolls back on the deployment alarms."))
+	if !cfg.SpotFallback {
+		strategy := capacityStrategy(cfg)
+		// The first onDemandBaseTasks tasks run on FARGATE, every task
+		// above them on FARGATE_SPOT.
+		serviceProps.CapacityProviderStrategies = &strategy
+		// ECS refuses an update that changes only the strategy unless it
+		// forces a new deployment (aws/aws-cdk#34631); a nonce derived from
+		// the strategy forces one exactly when the strategy changes, and
+		// when spotFallback is turned off (the template had none): that
+		// deployment also ends a fallback in progress.
+		serviceProps.ForceNewDeployment = &awsecs.ForceNewDeployment{Enabled: jsii.Bool(true), Nonce: jsii.String(strategyNonce(strategy))}
 	}
+	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
+	// No LaunchType: it would override the strategy, which is how the
+	// original never ran on Spot. With spotFallback the template carries no
+	// strategy either (spotFallback in fallback.go says why), and ECS
+	// creates the service with the cluster's default one, which is
+	// capacityStrategy's (cluster.go); CDK writes LaunchType FARGATE for a
+	// service without a strategy.
+	service.Node().DefaultChild().(awsecs.CfnService).AddPropertyDeletionOverride(jsii.String("LaunchType"))
 	// The alarms are named literally; they must exist before the service.
 	for _, a := range traffic.all() {
 		service.Node().AddDependency(a)
@@ -257,7 +253,7 @@ func NewServiceStack(scope constructs.Construct, id string, props *ServiceStackP
 			ScaleOutCooldown: seconds(cfg.ScaleOutCooldown),
 		})
 	}
-	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, traffic, alarmPrefix(cfg, id)))
+	spotFallback(stack, cfg, service, props.Cluster, monitor(stack, cfg, metrics, service, props.Cluster, traffic, uniqueName(cfg, id)))
 
 	awscdk.NewCfnOutput(stack, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("ECS service (aws ecs describe-services --cluster <ClusterName> --services ...)"),
@@ -333,6 +329,17 @@ func containerSecrets(stack awscdk.Stack, taskDef awsecs.TaskDefinition, secrets
 		}
 	}
 	return &out
+}
+
+// capacityStrategy is the service's capacity-provider strategy: the first
+// onDemandBaseTasks tasks on FARGATE, every task above them on
+// FARGATE_SPOT. The cluster's default strategy is the same, and the Spot
+// fallback's function is told it (spotStrategy).
+func capacityStrategy(cfg Config) []*awsecs.CapacityProviderStrategy {
+	return []*awsecs.CapacityProviderStrategy{
+		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
+		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
+	}
 }
 
 // strategyNonce names a capacity-provider strategy, e.g.
