@@ -165,7 +165,7 @@ func newWorld(t *testing.T) *world {
 				ServiceArn: aws.String("arn:aws:ecs:us-west-2:111122223333:service/default/other"), CapacityProviderStrategy: template,
 			},
 		}},
-		sched: &fakeScheduler{schedules: map[string]*scheduler.GetScheduleOutput{}},
+		sched:  &fakeScheduler{schedules: map[string]*scheduler.GetScheduleOutput{}},
 		sns:    &fakeSNS{},
 		stacks: &fakeStacks{status: cfntypes.StackStatusUpdateComplete},
 	}
@@ -561,7 +561,7 @@ func (w *world) stackEvent(stack, status string) []byte {
 		"detail-type": "CloudFormation Stack Status Change", "source": "aws.cloudformation",
 		"account": "111122223333", "time": w.now.Format(time.RFC3339), "region": "us-west-2",
 		"resources": []string{stack},
-		"detail": map[string]any{"stack-id": stack, "status-details": map[string]any{"status": status, "status-reason": ""}},
+		"detail":    map[string]any{"stack-id": stack, "status-details": map[string]any{"status": status, "status-reason": ""}},
 	})
 	return b
 }

@@ -250,8 +250,8 @@ func TestSpotFallbackPermissions(t *testing.T) {
 		}
 	}
 	want := map[string]func(string) bool{
-		"ecs:DescribeServices":     func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
-		"ecs:UpdateService":        func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
+		"ecs:DescribeServices":          func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
+		"ecs:UpdateService":             func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
 		"scheduler:GetSchedule":         schedules,
 		"scheduler:CreateSchedule":      schedules,
 		"scheduler:UpdateSchedule":      schedules,
