@@ -315,8 +315,23 @@ func TestSpotFallbackScheduleGroup(t *testing.T) {
 	}
 }
 
+// noFallback is the defaults with spotFallback off, synthesized once for
+// the tests that read it (and, in built, removed by TestMain).
+func noFallback(t *testing.T) *synthesized {
+	t.Helper()
+	const key = "spotFallback=false"
+	if built[key] == nil {
+		dir, err := os.MkdirTemp("", "cdk.out-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		built[key] = synthIn(t, dir, map[string]any{"spotFallback": "false"}, nil)
+	}
+	return built[key]
+}
+
 func TestSpotFallbackOff(t *testing.T) {
-	s := synth(t, map[string]any{"spotFallback": "false"}, nil)
+	s := noFallback(t)
 	tpl := s.templates["Service"]
 	for _, typ := range []string{"AWS::Lambda::Function", "AWS::Events::Rule", "AWS::Scheduler::ScheduleGroup"} {
 		count(t, tpl, typ, 0)
@@ -424,7 +439,7 @@ func TestDeployDuringAFallbackSendsNoStrategy(t *testing.T) {
 // so CloudFormation forces a deployment onto the Spot strategy even when a
 // fallback had the service on on-demand (about three times the price).
 func TestTurningSpotFallbackOffRestoresSpot(t *testing.T) {
-	off := toJSON(t, synth(t, map[string]any{"spotFallback": "false"}, nil).templates["Service"])
+	off := toJSON(t, noFallback(t).templates["Service"])
 	svc := path(off, "Resources", logicalID(t, off, "AWS::ECS::Service"), "Properties")
 	if got := jsonOf(path(svc, "CapacityProviderStrategy")); got != `[{"Base":1,"CapacityProvider":"FARGATE","Weight":0},{"CapacityProvider":"FARGATE_SPOT","Weight":1}]` {
 		t.Errorf("without the fallback the service's strategy is %s", got)
