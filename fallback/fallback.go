@@ -300,7 +300,7 @@ func (f *Fallback) onEvent(ctx context.Context, functionArn string, payload json
 	// EventBridge retries and may deliver late or out of order: an event
 	// from before the last return to Spot says nothing about Spot now.
 	// During a fallback a duplicate finds the service on on-demand below;
-	// one that finds it on Spot (a deploy put the strategy back, or this
+	// one that finds it on Spot (the strategy was set back by hand, or this
 	// function's update failed after it wrote the schedule) falls back
 	// again, which is what a retry needs.
 	if prev != nil && !prev.RestoreAt.After(now) && e.Time.Before(prev.RestoreAt) {
@@ -363,8 +363,9 @@ func (f *Fallback) next(prev *State, now time.Time) State {
 	if prev != nil {
 		switch {
 		case prev.RestoreAt.After(now):
-			// A deploy put Spot back before the planned return: the same
-			// fallback goes on.
+			// Spot is back before the planned return (set by hand, or an
+			// update that failed after the schedule): the same fallback
+			// goes on.
 			level = prev.Level
 		case now.Sub(prev.RestoreAt) < f.ResetAfter:
 			level = prev.Level + 1

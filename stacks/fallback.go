@@ -193,6 +193,10 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 		}
 	}
 
+	awscdk.NewCfnOutput(stack, jsii.String("SpotFallbackScheduleGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The Spot fallback's schedules: restore-spot holds the planned return to Spot (aws scheduler get-schedule --group-name ... --name restore-spot)"),
+		Value:       groupName,
+	})
 	awscdk.NewCfnOutput(stack, jsii.String("SpotFallbackLogGroupName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("What the Spot fallback did and why (aws logs tail ... --follow)"),
 		Value:       logGroup.LogGroupName(),

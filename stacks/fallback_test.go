@@ -308,6 +308,10 @@ func TestSpotFallbackScheduleGroup(t *testing.T) {
 	if path(group, "Properties", "Name") != nil || path(group, "DeletionPolicy") != "Delete" {
 		t.Errorf("schedule group %s: want a name CloudFormation generates, deleted with the stack (and its schedules with it)", jsonOf(group))
 	}
+	// Its name, which nobody can guess now, is an output.
+	if got := jsonOf(path(tpl, "Outputs", "SpotFallbackScheduleGroupName", "Value")); got != jsonOf(map[string]any{"Ref": logicalID(t, tpl, "AWS::Scheduler::ScheduleGroup")}) {
+		t.Errorf("output SpotFallbackScheduleGroupName is %s, want the schedule group's name", got)
+	}
 	// CloudFormation creates no schedule: the function writes the one it
 	// needs, so a deploy never resets a pending return to Spot.
 	if ids := resources(t, variant(t, "").templates["Service"], "AWS::Scheduler::Schedule"); len(ids) != 0 {
