@@ -13,6 +13,17 @@
 // back-off level, and when it returns (or returned) to Spot. A one-time
 // schedule is kept after it fires, so that the next fallback can tell a
 // repeat (the quiet period doubles) from a fresh start. No table is needed.
+//
+// The function owns the service's capacity-provider strategy while the
+// fallback is on: the template carries none (CloudFormation sends the
+// template's strategy with every update of the service, and ECS refuses a
+// strategy change without a forced deployment, so a deploy during a
+// fallback would either fail or undo it), and the function applies the
+// template's strategy after each stack operation instead (Sync). It never
+// acts while the service's stack has an operation in progress, whose
+// deployment CloudFormation may be waiting on: it tries again later. And
+// at most one invocation acts at a time: each takes a lock, a schedule
+// that only one CreateSchedule can create.
 package fallback
 
 import (
@@ -27,6 +38,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -53,7 +65,30 @@ const (
 	spotProvider     = "FARGATE_SPOT"
 	onDemandProvider = "FARGATE"
 	restoreAction    = "restore"
+	retryAction      = "retry"
+	unlockAction     = "unlock"
 )
+
+// The event CloudFormation sends when a stack changes status ("Stack
+// Status Change event detail", AWS CloudFormation User Guide): the end of
+// an operation on the service's stack is when the function applies the
+// template's strategy.
+const (
+	stackEventSource     = "aws.cloudformation"
+	stackEventDetailType = "CloudFormation Stack Status Change"
+)
+
+// The other schedules of the group, beside ScheduleName: the lock that
+// keeps a second invocation from acting at the same time, and the retry of
+// an invocation that had to wait. Both delete themselves after they fire.
+const (
+	LockScheduleName  = "in-flight"
+	RetryScheduleName = "retry"
+)
+
+// lockTTL is how long a lock outlives an invocation that died holding it:
+// more than the function's timeout (60 s).
+const lockTTL = 2 * time.Minute
 
 // ECS is the part of the ECS API the fallback uses.
 type ECS interface {
@@ -66,6 +101,13 @@ type Scheduler interface {
 	GetSchedule(context.Context, *scheduler.GetScheduleInput, ...func(*scheduler.Options)) (*scheduler.GetScheduleOutput, error)
 	CreateSchedule(context.Context, *scheduler.CreateScheduleInput, ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
 	UpdateSchedule(context.Context, *scheduler.UpdateScheduleInput, ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error)
+	DeleteSchedule(context.Context, *scheduler.DeleteScheduleInput, ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+}
+
+// Stacks is the part of the CloudFormation API the fallback uses: the
+// status of the service's own stack.
+type Stacks interface {
+	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 }
 
 // Publisher sends the alarm topic a message.
@@ -77,6 +119,9 @@ type Publisher interface {
 type Config struct {
 	ClusterArn string
 	ServiceArn string
+	// StackID is the service's CloudFormation stack: while it has an
+	// operation in progress the function leaves the service alone.
+	StackID string
 	// Spot is the capacity-provider strategy of the template, which a
 	// restore puts back: not the one the service had before the fallback,
 	// which a deploy may have changed since.
@@ -95,6 +140,10 @@ type Config struct {
 	QuietPeriod    time.Duration
 	MaxQuietPeriod time.Duration
 	ResetAfter     time.Duration
+	// RetryAfter is how long an invocation that had to wait (for
+	// CloudFormation, or for another invocation) waits before it tries
+	// again.
+	RetryAfter time.Duration
 }
 
 // Fallback decides and acts for one service.
@@ -103,9 +152,10 @@ type Fallback struct {
 	ECS       ECS
 	Scheduler Scheduler
 	// SNS may be nil when TopicArn is empty.
-	SNS Publisher
-	Now func() time.Time
-	Log *slog.Logger
+	SNS    Publisher
+	Stacks Stacks
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // State is the payload of the restore schedule.
@@ -127,8 +177,16 @@ const (
 	Restored  Outcome = "restored the Spot strategy"
 	Postponed Outcome = "postponed the return to Spot"
 	Planned   Outcome = "planned a return to Spot"
+	Synced    Outcome = "applied the template's strategy"
+	Deferred  Outcome = "deferred: tries again later"
 	Ignored   Outcome = "ignored"
 )
+
+// retry is the payload of the retry schedule: the invocation that waited.
+type retry struct {
+	Action  string          `json:"action"`
+	Payload json.RawMessage `json:"payload"`
+}
 
 // Handle runs one invocation: an EventBridge event from ECS, or the
 // payload of the restore schedule. functionArn is the function's own ARN,
@@ -142,20 +200,69 @@ func (f *Fallback) Handle(ctx context.Context, functionArn string, payload json.
 		return f.ignore("not JSON", "error", err.Error())
 	}
 	switch {
+	case probe.Action == retryAction:
+		var r retry
+		if err := json.Unmarshal(payload, &r); err != nil || r.Payload == nil {
+			return f.ignore("malformed retry payload")
+		}
+		var inner struct {
+			Action string `json:"action"`
+		}
+		if json.Unmarshal(r.Payload, &inner) == nil && inner.Action == retryAction {
+			return f.ignore("a retry of a retry")
+		}
+		return f.Handle(ctx, functionArn, r.Payload)
+	case probe.Action == unlockAction:
+		return f.ignore("the lock of an invocation that ended without releasing it expired")
 	case probe.Action == restoreAction:
 		var s State
 		if err := json.Unmarshal(payload, &s); err != nil {
 			return f.ignore("malformed restore payload", "error", err.Error())
 		}
-		return f.restore(ctx, functionArn, s)
+		return f.exclusive(ctx, functionArn, payload, func() (Outcome, error) { return f.restore(ctx, functionArn, s) })
+	case probe.DetailType == stackEventDetailType:
+		var e events.EventBridgeEvent
+		if err := json.Unmarshal(payload, &e); err != nil {
+			return f.ignore("malformed event", "error", err.Error())
+		}
+		if ok, why := f.isStackOperationEnd(e); !ok {
+			return f.ignore(why, "event", e.ID)
+		}
+		return f.exclusive(ctx, functionArn, payload, func() (Outcome, error) { return f.sync(ctx, functionArn) })
 	case probe.DetailType != "":
 		var e events.EventBridgeEvent
 		if err := json.Unmarshal(payload, &e); err != nil {
 			return f.ignore("malformed event", "error", err.Error())
 		}
-		return f.onEvent(ctx, functionArn, e)
+		if ok, why := f.isSpotCapacityFailure(e); !ok {
+			return f.ignore(why, "event", e.ID)
+		}
+		return f.exclusive(ctx, functionArn, payload, func() (Outcome, error) { return f.onEvent(ctx, functionArn, payload, e) })
 	}
 	return f.ignore("neither an ECS event nor a restore")
+}
+
+// stackDetail is the detail of a CloudFormation Stack Status Change event.
+type stackDetail struct {
+	StackID       string `json:"stack-id"`
+	StatusDetails struct {
+		Status string `json:"status"`
+	} `json:"status-details"`
+}
+
+// isStackOperationEnd reports whether e says that an operation on the
+// service's stack is over: the template's strategy is then what the
+// service should run with.
+func (f *Fallback) isStackOperationEnd(e events.EventBridgeEvent) (bool, string) {
+	var d stackDetail
+	_ = json.Unmarshal(e.Detail, &d)
+	switch {
+	case e.Source != stackEventSource || d.StackID != f.StackID:
+		return false, "another stack's event"
+	case !slices.Contains([]string{"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}, d.StatusDetails.Status):
+		return false, "not the end of a stack operation: " + d.StatusDetails.Status
+	}
+	return true, ""
 }
 
 // placementDetail is the detail of an ECS Service Action event.
@@ -184,10 +291,7 @@ func (f *Fallback) isSpotCapacityFailure(e events.EventBridgeEvent) (bool, strin
 	return true, ""
 }
 
-func (f *Fallback) onEvent(ctx context.Context, functionArn string, e events.EventBridgeEvent) (Outcome, error) {
-	if ok, why := f.isSpotCapacityFailure(e); !ok {
-		return f.ignore(why, "event", e.ID)
-	}
+func (f *Fallback) onEvent(ctx context.Context, functionArn string, payload json.RawMessage, e events.EventBridgeEvent) (Outcome, error) {
 	now := f.Now()
 	prev, err := f.state(ctx)
 	if err != nil {
@@ -196,7 +300,7 @@ func (f *Fallback) onEvent(ctx context.Context, functionArn string, e events.Eve
 	// EventBridge retries and may deliver late or out of order: an event
 	// from before the last return to Spot says nothing about Spot now.
 	// During a fallback a duplicate finds the service on on-demand below;
-	// one that finds it on Spot (a deploy put the strategy back, or this
+	// one that finds it on Spot (the strategy was set back by hand, or this
 	// function's update failed after it wrote the schedule) falls back
 	// again, which is what a retry needs.
 	if prev != nil && !prev.RestoreAt.After(now) && e.Time.Before(prev.RestoreAt) {
@@ -222,6 +326,13 @@ func (f *Fallback) onEvent(ctx context.Context, functionArn string, e events.Eve
 		}
 		f.Log.Warn("on on-demand with no return to Spot planned: planned one", "service", f.ServiceArn, "restoreAt", next.RestoreAt)
 		return Planned, nil
+	}
+	// CloudFormation may be waiting on the deployment in progress: a forced
+	// one would replace it under it.
+	if busy, status, err := f.stackBusy(ctx); err != nil {
+		return "", err
+	} else if busy {
+		return f.retryLater(ctx, functionArn, payload, "the service's stack is "+status)
 	}
 	next := f.next(prev, now)
 	// The schedule first: if the update then fails, the restore finds the
@@ -252,8 +363,9 @@ func (f *Fallback) next(prev *State, now time.Time) State {
 	if prev != nil {
 		switch {
 		case prev.RestoreAt.After(now):
-			// A deploy put Spot back before the planned return: the same
-			// fallback goes on.
+			// Spot is back before the planned return (set by hand, or an
+			// update that failed after the schedule): the same fallback
+			// goes on.
 			level = prev.Level
 		case now.Sub(prev.RestoreAt) < f.ResetAfter:
 			level = prev.Level + 1
@@ -291,7 +403,17 @@ func (f *Fallback) restore(ctx context.Context, functionArn string, s State) (Ou
 		return Postponed, nil
 	}
 	if sameStrategy(svc.CapacityProviderStrategy, f.Spot) {
-		return f.ignore("already on the template's strategy (a deploy put it back)")
+		return f.ignore("already on the template's strategy")
+	}
+	if busy, status, err := f.stackBusy(ctx); err != nil {
+		return "", err
+	} else if busy {
+		cur.RestoreAt = now.Add(f.RetryAfter)
+		if err := f.save(ctx, functionArn, *cur); err != nil {
+			return "", err
+		}
+		f.Log.Info("the service's stack is "+status+": the return to Spot waits", "service", f.ServiceArn, "restoreAt", cur.RestoreAt)
+		return Postponed, nil
 	}
 	if err := f.update(ctx, f.Spot); err != nil {
 		return "", err
@@ -302,6 +424,144 @@ func (f *Fallback) restore(ctx context.Context, functionArn string, s State) (Ou
 		fmt.Sprintf("%s returned to its Spot strategy after %s on on-demand Fargate, with a new deployment. If Spot capacity is still short, it falls back again, for longer.",
 			f.ServiceArn, now.Sub(s.FallbackAt).Round(time.Minute)))
 	return Restored, nil
+}
+
+// sync runs after each operation on the service's stack: the template
+// carries no strategy, so this is where a change of it (onDemandBaseTasks)
+// reaches the service, and where a fallback whose state a deploy lost (the
+// schedule group replaced) gets a return to Spot again.
+func (f *Fallback) sync(ctx context.Context, functionArn string) (Outcome, error) {
+	if busy, status, err := f.stackBusy(ctx); err != nil {
+		return "", err
+	} else if busy {
+		return f.ignore("the service's stack is " + status + " again; the end of that operation syncs")
+	}
+	prev, err := f.state(ctx)
+	if err != nil {
+		return "", err
+	}
+	svc, err := f.describe(ctx)
+	if err != nil {
+		return "", err
+	}
+	if rollingBack(svc) {
+		return f.ignore("a deployment is rolling back")
+	}
+	now := f.Now()
+	want := f.Spot
+	if !usesSpot(svc.CapacityProviderStrategy) {
+		if prev == nil || !prev.RestoreAt.After(now) {
+			next := f.next(prev, now)
+			if err := f.save(ctx, functionArn, next); err != nil {
+				return "", err
+			}
+			f.Log.Warn("on on-demand with no return to Spot planned: planned one", "service", f.ServiceArn, "restoreAt", next.RestoreAt)
+			return Planned, nil
+		}
+		// The fallback goes on, with the template's base.
+		want = f.onDemand()
+	}
+	if sameStrategy(svc.CapacityProviderStrategy, want) {
+		return f.ignore("the service already runs the strategy it should")
+	}
+	if err := f.update(ctx, want); err != nil {
+		return "", err
+	}
+	f.Log.Info("applied the template's strategy after the stack operation", "service", f.ServiceArn, "strategy", formatStrategy(want))
+	return Synced, nil
+}
+
+// stackBusy reports whether the service's stack has an operation in
+// progress, and its status.
+func (f *Fallback) stackBusy(ctx context.Context) (bool, string, error) {
+	if f.Stacks == nil || f.StackID == "" {
+		return false, "", nil
+	}
+	out, err := f.Stacks.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(f.StackID)})
+	if err != nil {
+		return false, "", fmt.Errorf("describing stack %s: %w", f.StackID, err)
+	}
+	for _, st := range out.Stacks {
+		status := string(st.StackStatus)
+		return strings.HasSuffix(status, "_IN_PROGRESS"), status, nil
+	}
+	return false, "", fmt.Errorf("describing stack %s: not found", f.StackID)
+}
+
+// exclusive runs act while holding the lock: a schedule that only one
+// CreateSchedule can create. An invocation that finds it taken tries again
+// later; a lock whose holder died fires once after lockTTL (an "unlock"
+// that does nothing) and deletes itself.
+func (f *Fallback) exclusive(ctx context.Context, functionArn string, payload json.RawMessage, act func() (Outcome, error)) (Outcome, error) {
+	input, _ := json.Marshal(map[string]string{"action": unlockAction})
+	_, err := f.Scheduler.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+		Name: aws.String(LockScheduleName), GroupName: aws.String(f.ScheduleGroup),
+		ScheduleExpression:         aws.String("at(" + f.Now().Add(lockTTL).UTC().Format("2006-01-02T15:04:05") + ")"),
+		ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow:         &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
+		Target:                     &schedtypes.Target{Arn: aws.String(functionArn), RoleArn: aws.String(f.SchedulerRoleArn), Input: aws.String(string(input))},
+		Description:                aws.String("Held while the Spot fallback of " + f.ServiceArn + " acts"),
+		ActionAfterCompletion:      schedtypes.ActionAfterCompletionDelete,
+	})
+	var conflict *schedtypes.ConflictException
+	if errors.As(err, &conflict) {
+		return f.retryLater(ctx, functionArn, payload, "another invocation is acting")
+	}
+	if err != nil {
+		return "", fmt.Errorf("taking the lock %s/%s: %w", f.ScheduleGroup, LockScheduleName, err)
+	}
+	defer func() {
+		if _, err := f.Scheduler.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{
+			Name: aws.String(LockScheduleName), GroupName: aws.String(f.ScheduleGroup),
+		}); err != nil {
+			f.Log.Error("could not release the lock; it expires by itself", "schedule", f.ScheduleGroup+"/"+LockScheduleName, "error", err.Error())
+		}
+	}()
+	return act()
+}
+
+// retryLater writes the retry schedule, which hands payload back to the
+// function after RetryAfter. There is one: a later wait replaces an
+// earlier one, and either finds the service as it is then.
+func (f *Fallback) retryLater(ctx context.Context, functionArn string, payload json.RawMessage, why string) (Outcome, error) {
+	input, err := json.Marshal(retry{Action: retryAction, Payload: payload})
+	if err != nil {
+		return "", err
+	}
+	at := f.Now().Add(f.RetryAfter)
+	target := &schedtypes.Target{Arn: aws.String(functionArn), RoleArn: aws.String(f.SchedulerRoleArn), Input: aws.String(string(input))}
+	expr := aws.String("at(" + at.UTC().Format("2006-01-02T15:04:05") + ")")
+	window := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
+	desc := aws.String("Hands an invocation of the Spot fallback of " + f.ServiceArn + " that had to wait back to it")
+	_, err = f.Scheduler.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{
+		Name: aws.String(RetryScheduleName), GroupName: aws.String(f.ScheduleGroup),
+		ScheduleExpression: expr, ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow: window, Target: target, Description: desc,
+		ActionAfterCompletion: schedtypes.ActionAfterCompletionDelete,
+	})
+	var notFound *schedtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		_, err = f.Scheduler.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+			Name: aws.String(RetryScheduleName), GroupName: aws.String(f.ScheduleGroup),
+			ScheduleExpression: expr, ScheduleExpressionTimezone: aws.String("UTC"),
+			FlexibleTimeWindow: window, Target: target, Description: desc,
+			ActionAfterCompletion: schedtypes.ActionAfterCompletionDelete,
+		})
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing schedule %s/%s: %w", f.ScheduleGroup, RetryScheduleName, err)
+	}
+	f.Log.Info("deferred: "+why, "service", f.ServiceArn, "retryAt", at)
+	return Deferred, nil
+}
+
+// formatStrategy writes a strategy as ParseStrategy reads it.
+func formatStrategy(s []ecstypes.CapacityProviderStrategyItem) string {
+	parts := make([]string, len(s))
+	for i, item := range s {
+		parts[i] = fmt.Sprintf("%s:%d:%d", aws.ToString(item.CapacityProvider), item.Base, item.Weight)
+	}
+	return strings.Join(parts, ",")
 }
 
 // onDemand is the template's strategy with every task on FARGATE: the same

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -26,6 +28,8 @@ const (
 	clusterArn  = "arn:aws:ecs:us-west-2:111122223333:cluster/default"
 	functionArn = "arn:aws:lambda:us-west-2:111122223333:function:fargo-spot-fallback"
 	roleArn     = "arn:aws:iam::111122223333:role/fargo-spot-fallback-scheduler"
+	stackID     = "arn:aws:cloudformation:us-west-2:111122223333:stack/fargo-Service/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+	group       = "SpotFallbackSchedulesB8E5B19D-AbCdEfGhIjKl"
 )
 
 // template is the strategy of the stacks' defaults: one on-demand base
@@ -70,10 +74,31 @@ func (e *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _
 
 // fakeScheduler holds schedules by group/name, as EventBridge Scheduler
 // does: an update of a missing schedule fails, a create of an existing one
-// too.
+// too. writes counts the writes of every schedule but the lock, locks the
+// lock's.
 type fakeScheduler struct {
 	schedules map[string]*scheduler.GetScheduleOutput
 	writes    int
+	locks     int
+}
+
+func (s *fakeScheduler) DeleteSchedule(_ context.Context, in *scheduler.DeleteScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error) {
+	key := aws.ToString(in.GroupName) + "/" + aws.ToString(in.Name)
+	if _, ok := s.schedules[key]; !ok {
+		return nil, &schedtypes.ResourceNotFoundException{Message: aws.String("not found")}
+	}
+	delete(s.schedules, key)
+	return &scheduler.DeleteScheduleOutput{}, nil
+}
+
+// fakeStacks reports the service's stack in status.
+type fakeStacks struct{ status cfntypes.StackStatus }
+
+func (f *fakeStacks) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	if aws.ToString(in.StackName) != stackID {
+		return nil, errors.New("ValidationError: stack does not exist")
+	}
+	return &cloudformation.DescribeStacksOutput{Stacks: []cfntypes.Stack{{StackId: aws.String(stackID), StackStatus: f.status}}}, nil
 }
 
 func (s *fakeScheduler) GetSchedule(_ context.Context, in *scheduler.GetScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.GetScheduleOutput, error) {
@@ -89,7 +114,11 @@ func (s *fakeScheduler) CreateSchedule(_ context.Context, in *scheduler.CreateSc
 	if _, ok := s.schedules[key]; ok {
 		return nil, &schedtypes.ConflictException{Message: aws.String("exists")}
 	}
-	s.writes++
+	if aws.ToString(in.Name) == LockScheduleName {
+		s.locks++
+	} else {
+		s.writes++
+	}
 	s.schedules[key] = &scheduler.GetScheduleOutput{
 		Name: in.Name, GroupName: in.GroupName, ScheduleExpression: in.ScheduleExpression,
 		Target: in.Target, ActionAfterCompletion: in.ActionAfterCompletion,
@@ -116,13 +145,14 @@ func (p *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 
 // world is one service with its fallback and a clock the test moves.
 type world struct {
-	t     *testing.T
-	now   time.Time
-	ecs   *fakeECS
-	sched *fakeScheduler
-	sns   *fakeSNS
-	f     *Fallback
-	log   bytes.Buffer
+	t      *testing.T
+	now    time.Time
+	ecs    *fakeECS
+	sched  *fakeScheduler
+	sns    *fakeSNS
+	stacks *fakeStacks
+	f      *Fallback
+	log    bytes.Buffer
 }
 
 func newWorld(t *testing.T) *world {
@@ -135,17 +165,19 @@ func newWorld(t *testing.T) *world {
 				ServiceArn: aws.String("arn:aws:ecs:us-west-2:111122223333:service/default/other"), CapacityProviderStrategy: template,
 			},
 		}},
-		sched: &fakeScheduler{schedules: map[string]*scheduler.GetScheduleOutput{}},
-		sns:   &fakeSNS{},
+		sched:  &fakeScheduler{schedules: map[string]*scheduler.GetScheduleOutput{}},
+		sns:    &fakeSNS{},
+		stacks: &fakeStacks{status: cfntypes.StackStatusUpdateComplete},
 	}
 	w.f = &Fallback{
 		Config: Config{
-			ClusterArn: clusterArn, ServiceArn: serviceArn, Spot: template,
-			ScheduleGroup: "fargo-spot-fallback", ScheduleName: "restore-spot", SchedulerRoleArn: roleArn,
+			ClusterArn: clusterArn, ServiceArn: serviceArn, StackID: stackID, Spot: template,
+			ScheduleGroup: group, ScheduleName: "restore-spot", SchedulerRoleArn: roleArn,
 			TopicArn:    "arn:aws:sns:us-west-2:111122223333:alarms",
 			QuietPeriod: 30 * time.Minute, MaxQuietPeriod: 4 * time.Hour, ResetAfter: 24 * time.Hour,
+			RetryAfter: 5 * time.Minute,
 		},
-		ECS: w.ecs, Scheduler: w.sched, SNS: w.sns,
+		ECS: w.ecs, Scheduler: w.sched, SNS: w.sns, Stacks: w.stacks,
 		Now: func() time.Time { return w.now },
 		Log: slog.New(slog.NewTextHandler(&w.log, nil)),
 	}
@@ -217,7 +249,7 @@ func (w *world) expect(payload []byte, want Outcome) {
 // state is the restore schedule's payload and expression.
 func (w *world) state() (State, string) {
 	w.t.Helper()
-	s, ok := w.sched.schedules["fargo-spot-fallback/restore-spot"]
+	s, ok := w.sched.schedules[group+"/restore-spot"]
 	if !ok {
 		w.t.Fatal("no restore schedule")
 	}
@@ -234,7 +266,7 @@ func (w *world) restoreNow() Outcome {
 	w.t.Helper()
 	st, _ := w.state()
 	w.now = st.RestoreAt
-	return w.handle([]byte(aws.ToString(w.sched.schedules["fargo-spot-fallback/restore-spot"].Target.Input)))
+	return w.handle([]byte(aws.ToString(w.sched.schedules[group+"/restore-spot"].Target.Input)))
 }
 
 func (w *world) strategy() []ecstypes.CapacityProviderStrategyItem {
@@ -262,7 +294,7 @@ func TestFallsBackOnSpotCapacityFailure(t *testing.T) {
 	if expr != "at(2026-12-02T09:30:00)" {
 		t.Errorf("schedule expression %q", expr)
 	}
-	s := w.sched.schedules["fargo-spot-fallback/restore-spot"]
+	s := w.sched.schedules[group+"/restore-spot"]
 	if aws.ToString(s.Target.Arn) != functionArn || aws.ToString(s.Target.RoleArn) != roleArn {
 		t.Errorf("schedule target %+v: want the function itself, with the scheduler's role", s.Target)
 	}
@@ -293,7 +325,7 @@ func TestRestoresTheTemplateStrategyAfterTheQuietPeriod(t *testing.T) {
 		t.Errorf("messages %q", w.sns.subjects)
 	}
 	// The same firing again (Scheduler retries) changes nothing.
-	w.expect([]byte(aws.ToString(w.sched.schedules["fargo-spot-fallback/restore-spot"].Target.Input)), Ignored)
+	w.expect([]byte(aws.ToString(w.sched.schedules[group+"/restore-spot"].Target.Input)), Ignored)
 	if len(w.ecs.updates) != 2 {
 		t.Errorf("a repeated restore updated the service again")
 	}
@@ -412,33 +444,33 @@ func TestNothingWhileADeploymentRollsBack(t *testing.T) {
 	}
 }
 
-// A deploy during a fallback puts the template's strategy back; the pending
-// schedule then finds nothing to do, and if Spot is still short the next
-// failure falls back again at the same level.
-func TestDeployDuringAFallbackKeepsAWayBack(t *testing.T) {
+// A strategy put back by hand (aws ecs update-service) during a fallback:
+// the pending schedule then finds nothing to do, and if Spot is still short
+// the next failure falls back again at the same level.
+func TestSpotSetByHandDuringAFallbackKeepsAWayBack(t *testing.T) {
 	w := newWorld(t)
 	w.expect(w.failureAt(w.now), FellBack)
 	pending, _ := w.state()
 
 	w.now = w.now.Add(10 * time.Minute)
-	w.ecs.services[serviceArn].CapacityProviderStrategy = template // cdk deploy
+	w.ecs.services[serviceArn].CapacityProviderStrategy = template // by hand
 	w.now = w.now.Add(time.Minute)
 	w.expect(w.failureAt(w.now), FellBack)
 	again, _ := w.state()
 	if again.Level != pending.Level || again.RestoreAt.Sub(again.FallbackAt) != 30*time.Minute {
-		t.Errorf("after a deploy: %+v, want the same level %d", again, pending.Level)
+		t.Errorf("after Spot was set by hand: %+v, want the same level %d", again, pending.Level)
 	}
 	if got := w.restoreNow(); got != Restored {
 		t.Fatalf("got %q", got)
 	}
 
-	// The other order: the deploy comes after the fallback and Spot holds.
+	// Set by hand again, and Spot holds.
 	w.now = w.now.Add(2 * time.Hour)
 	w.expect(w.failureAt(w.now), FellBack)
 	w.ecs.services[serviceArn].CapacityProviderStrategy = template
 	updates := len(w.ecs.updates)
 	if got := w.restoreNow(); got != Ignored || len(w.ecs.updates) != updates {
-		t.Errorf("restore after a deploy: got %q with %d new updates, want nothing to do", got, len(w.ecs.updates)-updates)
+		t.Errorf("restore after Spot was set by hand: got %q with %d new updates, want nothing to do", got, len(w.ecs.updates)-updates)
 	}
 }
 
@@ -447,7 +479,7 @@ func TestDeployDuringAFallbackKeepsAWayBack(t *testing.T) {
 func TestIgnoresARestoreOfAnEarlierFallback(t *testing.T) {
 	w := newWorld(t)
 	w.expect(w.failureAt(w.now), FellBack)
-	old := aws.ToString(w.sched.schedules["fargo-spot-fallback/restore-spot"].Target.Input)
+	old := aws.ToString(w.sched.schedules[group+"/restore-spot"].Target.Input)
 	w.restoreNow()
 	w.now = w.now.Add(time.Minute)
 	w.expect(w.failureAt(w.now), FellBack)
@@ -519,4 +551,160 @@ func show(s []ecstypes.CapacityProviderStrategyItem) string {
 		parts = append(parts, fmt.Sprintf("%s base %d weight %d", aws.ToString(i.CapacityProvider), i.Base, i.Weight))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// stackEvent is CloudFormation's Stack Status Change event for the
+// service's stack (the "Stack Status Change event detail" fields).
+func (w *world) stackEvent(stack, status string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+		"detail-type": "CloudFormation Stack Status Change", "source": "aws.cloudformation",
+		"account": "111122223333", "time": w.now.Format(time.RFC3339), "region": "us-west-2",
+		"resources": []string{stack},
+		"detail":    map[string]any{"stack-id": stack, "status-details": map[string]any{"status": status, "status-reason": ""}},
+	})
+	return b
+}
+
+// fireRetry fires the retry schedule as EventBridge Scheduler would (it
+// then deletes itself).
+func (w *world) fireRetry() Outcome {
+	w.t.Helper()
+	s, ok := w.sched.schedules[group+"/"+RetryScheduleName]
+	if !ok {
+		w.t.Fatalf("no retry schedule\nlog:\n%s", w.log.String())
+	}
+	if s.ActionAfterCompletion != schedtypes.ActionAfterCompletionDelete {
+		w.t.Errorf("the retry schedule stays after it fires (%q)", s.ActionAfterCompletion)
+	}
+	delete(w.sched.schedules, group+"/"+RetryScheduleName)
+	return w.handle([]byte(aws.ToString(s.Target.Input)))
+}
+
+// CloudFormation waits on the deployment a stack update started: a forced
+// deployment of the fallback would replace it under CloudFormation. While
+// the service's stack has an operation in progress the function waits.
+func TestNeverReplacesADeploymentCloudFormationWaitsOn(t *testing.T) {
+	for _, status := range []cfntypes.StackStatus{cfntypes.StackStatusUpdateInProgress, cfntypes.StackStatusCreateInProgress, cfntypes.StackStatusUpdateRollbackInProgress} {
+		t.Run(string(status), func(t *testing.T) {
+			w := newWorld(t)
+			w.stacks.status = status
+			w.expect(w.failureAt(w.now), Deferred)
+			if len(w.ecs.updates) != 0 {
+				t.Fatalf("updated the service during %s", status)
+			}
+			// Still busy five minutes later: it waits again.
+			w.now = w.now.Add(5 * time.Minute)
+			if got := w.fireRetry(); got != Deferred || len(w.ecs.updates) != 0 {
+				t.Fatalf("retry during %s: got %q, %d updates", status, got, len(w.ecs.updates))
+			}
+			w.stacks.status = cfntypes.StackStatusUpdateComplete
+			w.now = w.now.Add(5 * time.Minute)
+			if got := w.fireRetry(); got != FellBack || !sameStrategy(w.strategy(), onDemand) {
+				t.Fatalf("retry after the operation: got %q, strategy %s", got, show(w.strategy()))
+			}
+
+			// The return to Spot waits for the stack too.
+			w.stacks.status = status
+			before, _ := w.state()
+			if got := w.restoreNow(); got != Postponed || len(w.ecs.updates) != 1 {
+				t.Fatalf("restore during %s: got %q with %d updates, want it postponed", status, got, len(w.ecs.updates))
+			}
+			if after, _ := w.state(); after.RestoreAt.Sub(before.RestoreAt) != 5*time.Minute {
+				t.Errorf("restore postponed to %s, want 5 minutes later", after.RestoreAt)
+			}
+			w.stacks.status = cfntypes.StackStatusUpdateComplete
+			if got := w.restoreNow(); got != Restored {
+				t.Errorf("the postponed restore: got %q", got)
+			}
+		})
+	}
+}
+
+// Two invocations at once (EventBridge's duplicates, a restore and an
+// event) would each force a deployment: one acts, the other waits for it.
+func TestOneFallbackActionInFlight(t *testing.T) {
+	w := newWorld(t)
+	// Another invocation holds the lock.
+	held := &scheduler.CreateScheduleInput{Name: aws.String(LockScheduleName), GroupName: aws.String(group),
+		Target: &schedtypes.Target{Input: aws.String(`{"action":"unlock"}`)}}
+	if _, err := w.sched.CreateSchedule(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(w.failureAt(w.now), Deferred)
+	if len(w.ecs.updates) != 0 {
+		t.Fatal("acted while another invocation held the lock")
+	}
+	// The holder ends and releases it; the retry acts.
+	delete(w.sched.schedules, group+"/"+LockScheduleName)
+	w.now = w.now.Add(5 * time.Minute)
+	if got := w.fireRetry(); got != FellBack {
+		t.Fatalf("retry: got %q", got)
+	}
+	if _, ok := w.sched.schedules[group+"/"+LockScheduleName]; ok {
+		t.Error("the lock is still held after the invocation")
+	}
+	lock := w.sched.locks
+	// A lock whose holder died fires once and deletes itself.
+	w.expect([]byte(`{"action":"unlock"}`), Ignored)
+	if w.sched.locks != lock || len(w.ecs.updates) != 1 {
+		t.Error("an expired lock's firing acted")
+	}
+}
+
+// The template carries no strategy while the fallback is on, so a deploy
+// during a fallback neither fails nor undoes it: the end of the stack
+// operation keeps the service on on-demand, with the template's base, and
+// the restore later puts the template's Spot strategy back.
+func TestAStackUpdateDuringAFallbackKeepsIt(t *testing.T) {
+	w := newWorld(t)
+	w.expect(w.failureAt(w.now), FellBack)
+	w.now = w.now.Add(10 * time.Minute)
+	w.expect(w.stackEvent(stackID, "UPDATE_COMPLETE"), Ignored)
+	if len(w.ecs.updates) != 1 || !sameStrategy(w.strategy(), onDemand) {
+		t.Fatalf("a stack update during the fallback: %d updates, strategy %s; want it kept", len(w.ecs.updates), show(w.strategy()))
+	}
+	// onDemandBaseTasks 1 -> 2 during the fallback: the new base, still on-demand.
+	w.f.Spot = []ecstypes.CapacityProviderStrategyItem{
+		{CapacityProvider: aws.String("FARGATE"), Base: 2, Weight: 0},
+		{CapacityProvider: aws.String("FARGATE_SPOT"), Base: 0, Weight: 1},
+	}
+	w.expect(w.stackEvent(stackID, "UPDATE_COMPLETE"), Synced)
+	want := []ecstypes.CapacityProviderStrategyItem{{CapacityProvider: aws.String("FARGATE"), Base: 2, Weight: 1}}
+	if !sameStrategy(w.strategy(), want) {
+		t.Errorf("strategy %s, want on-demand with base 2", show(w.strategy()))
+	}
+	if got := w.restoreNow(); got != Restored || !sameStrategy(w.strategy(), w.f.Spot) {
+		t.Errorf("restore: got %q, strategy %s; want the new template strategy", got, show(w.strategy()))
+	}
+}
+
+// Outside a fallback the end of a stack operation applies the template's
+// strategy (onDemandBaseTasks changed), and a service found on on-demand
+// with no return planned (the schedule group was replaced) gets one.
+func TestAStackUpdateAppliesTheTemplateStrategy(t *testing.T) {
+	w := newWorld(t)
+	w.expect(w.stackEvent(stackID, "UPDATE_COMPLETE"), Ignored)
+	w.f.Spot = []ecstypes.CapacityProviderStrategyItem{
+		{CapacityProvider: aws.String("FARGATE"), Base: 0, Weight: 0},
+		{CapacityProvider: aws.String("FARGATE_SPOT"), Base: 0, Weight: 1},
+	}
+	w.expect(w.stackEvent(stackID, "UPDATE_ROLLBACK_COMPLETE"), Synced)
+	if len(w.ecs.updates) != 1 || !w.ecs.updates[0].ForceNewDeployment || !sameStrategy(w.strategy(), w.f.Spot) {
+		t.Fatalf("%d updates, strategy %s; want one forced update to the template's", len(w.ecs.updates), show(w.strategy()))
+	}
+	for _, ignored := range [][]byte{
+		w.stackEvent(stackID, "UPDATE_IN_PROGRESS"),
+		w.stackEvent(stackID, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+		w.stackEvent("arn:aws:cloudformation:us-west-2:111122223333:stack/other/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", "UPDATE_COMPLETE"),
+	} {
+		w.expect(ignored, Ignored)
+	}
+
+	w = newWorld(t)
+	w.ecs.services[serviceArn].CapacityProviderStrategy = onDemand
+	w.expect(w.stackEvent(stackID, "UPDATE_COMPLETE"), Planned)
+	if st, _ := w.state(); st.RestoreAt.Sub(w.now) != 30*time.Minute || len(w.ecs.updates) != 0 {
+		t.Errorf("state %+v, %d updates; want a return planned and nothing else", st, len(w.ecs.updates))
+	}
 }

@@ -75,19 +75,37 @@ func (r Routing) conditions(more ...awselasticloadbalancingv2.ListenerCondition)
 }
 
 // deployment fills in how props deploys a release: the strategy, its
-// steps and bake times, and what rolls it back. A rolling deployment rolls
-// back on the circuit breaker (tasks that do not start or turn healthy) and
-// on the alarms; ECS applies the circuit breaker to rolling deployments
-// only, so a native one rolls back on the alarms, which ECS watches during
-// the traffic shift and the bake.
+// steps and bake times, and what rolls it back. Every strategy rolls back
+// on the deployment circuit breaker (tasks that do not start or do not turn
+// healthy) and on the traffic alarms (tasks that are healthy but fail or
+// slow down requests), which ECS watches during the traffic shift and the
+// bake of a native strategy.
+//
+// The circuit breaker applies to the native strategies too: the API
+// reference's "the rolling update (ECS) deployment type" names the ECS
+// deployment controller (DeploymentController: "When you create a service
+// which uses the ECS deployment controller, you can choose between" ROLLING,
+// BLUE_GREEN, LINEAR and CANARY), and the developer guide's "Amazon ECS
+// deployment failure detection" says both the circuit breaker and the
+// alarms "support rolling update deployment and blue/green deployment
+// types". Without it, a release whose tasks never turn healthy never
+// reaches the traffic shift, so no alarm watches it, and CloudFormation
+// waits on a service that never stabilises for hours. With it, ECS fails
+// the deployment after max(3, min(200, 0.5 x desired)) failed tasks
+// ("How the Amazon ECS deployment circuit breaker detects failures") and
+// rolls back to the last COMPLETED deployment; CloudFormation then fails
+// the stack update ("ECS Deployment Circuit Breaker was triggered") and
+// rolls it back. A first deploy has no COMPLETED deployment to roll back
+// to: the deployment fails and CloudFormation rolls back the stack's
+// creation instead.
 func deployment(cfg Config, props *awsecs.FargateServiceProps, alarmNames []string) {
 	props.DeploymentStrategy = strategies[cfg.DeploymentStrategy]
 	props.DeploymentAlarms = &awsecs.DeploymentAlarmConfig{
 		AlarmNames: jsii.Strings(alarmNames...),
 		Behavior:   awsecs.AlarmBehavior_ROLLBACK_ON_ALARM,
 	}
+	props.CircuitBreaker = &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
 	if !cfg.Native() {
-		props.CircuitBreaker = &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
 		return
 	}
 	props.BakeTime = minutes(cfg.BakeMinutes)
@@ -131,7 +149,14 @@ func alternateTarget(stack awscdk.Stack, cfg Config, listener awselasticloadbala
 			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonECSInfrastructureRolePolicyForLoadBalancers")),
 		},
 	})
-	suppress(role, "AwsSolutions-IAM4", "AmazonECSInfrastructureRolePolicyForLoadBalancers is the policy AWS maintains for ECS blue/green traffic shifting; it grants only the Elastic Load Balancing calls ECS makes on the service's rules and target groups, and AWS updates it when ECS needs a new one.",
+	// The managed policy, not an inline one scoped to this service's rules
+	// and groups: AWS has revised it six times since July 2025 (v6,
+	// February 2026) as ECS's native deployments grew, and the stored copies
+	// of the AWS Managed Policy Reference show v2 only, so a hand-written
+	// list could miss an action that a canary needs and fail a deploy
+	// midway, which no offline test would catch. The reason below says what
+	// the policy really allows.
+	suppress(role, "AwsSolutions-IAM4", "AmazonECSInfrastructureRolePolicyForLoadBalancers is AWS's policy for ECS blue/green, linear and canary traffic shifting and changes as ECS does. It is not scoped to this service: it allows describing every listener, rule, target group and target health, registering and deregistering targets in any target group, and modifying any ALB or NLB listener and any ALB listener rule of the account. Only ECS can assume this role (trust: ecs.amazonaws.com), and ECS uses it for this service's deployments only.",
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers")
 	return alternate, awsecs.NewAlternateTarget(jsii.String("AlternateTarget"), &awsecs.AlternateTargetProps{
 		AlternateTargetGroup: alternate,

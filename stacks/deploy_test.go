@@ -16,7 +16,7 @@ import (
 func TestDeployStrategies(t *testing.T) {
 	native := map[string]any{
 		"Strategy":                 assertions.Match_AnyValue(),
-		"DeploymentCircuitBreaker": assertions.Match_Absent(),
+		"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
 		"BakeTimeInMinutes":        5,
 		"Alarms":                   map[string]any{"Enable": true, "Rollback": true, "AlarmNames": assertions.Match_AnyValue()},
 	}
@@ -288,5 +288,25 @@ func TestHealthPathChangeWarns(t *testing.T) {
 	same := synthIn(t, t.TempDir(), nil, nil)
 	if w := warnings(same); len(w) != 0 {
 		t.Errorf("no change: warnings %v", w)
+	}
+}
+
+// TestCrashLoopingReleaseIsBounded: a release whose tasks never turn
+// healthy is stopped by the deployment circuit breaker, under every
+// strategy: the traffic alarms never see it (its tasks get no traffic), so
+// without the breaker ECS keeps replacing them and CloudFormation waits on
+// the service for hours. With it ECS fails the deployment after a few
+// failed tasks and rolls back to the last COMPLETED one, and the stack
+// update fails with the breaker's message (deploy.go, deployment).
+func TestCrashLoopingReleaseIsBounded(t *testing.T) {
+	for _, name := range []string{"Account", "Linear", "BlueGreen", "App"} {
+		t.Run(name, func(t *testing.T) {
+			svc := only(t, variant(t, name).templates["Service"], "AWS::ECS::Service")
+			got := path(svc, "Properties", "DeploymentConfiguration", "DeploymentCircuitBreaker")
+			if jsonOf(got) != `{"Enable":true,"Rollback":true}` {
+				t.Errorf("%s (%v): DeploymentCircuitBreaker = %s, want enabled with rollback: a release whose tasks never turn healthy would retry until CloudFormation times out",
+					name, path(svc, "Properties", "DeploymentConfiguration", "Strategy"), jsonOf(got))
+			}
+		})
 	}
 }

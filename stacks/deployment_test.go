@@ -362,13 +362,36 @@ func TestDeploymentSpotStrategy(t *testing.T) {
 }
 
 func checkSpotStrategy(t *testing.T, cfg Config, all map[string]map[string]any) {
-	got := jsonOf(path(single(t, all, "AWS::ECS::Service"), "Properties", "CapacityProviderStrategy"))
 	want := jsonOf([]any{
 		map[string]any{"Base": cfg.OnDemandBaseTasks, "CapacityProvider": "FARGATE", "Weight": 0},
 		map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
 	})
-	if got != want {
+	got := jsonOf(path(single(t, all, "AWS::ECS::Service"), "Properties", "CapacityProviderStrategy"))
+	if !cfg.SpotFallback && got != want {
 		t.Errorf("capacity provider strategy %s, want %s", got, want)
+	}
+	if cfg.SpotFallback {
+		// With the Spot fallback the template carries no strategy
+		// (fallback.go): ECS creates the service with the cluster's
+		// default, and the fallback's function applies the service's own
+		// (SPOT_STRATEGY) when each stack operation ends.
+		if got != "null" {
+			t.Errorf("with spotFallback the service's template has the strategy %s: a deploy during a fallback would send it", got)
+		}
+		var applied []any
+		for _, fn := range ofType(all, "AWS::Lambda::Function") {
+			if v := path(fn, "Properties", "Environment", "Variables", "SPOT_STRATEGY"); v != nil {
+				applied = append(applied, v)
+			}
+		}
+		if len(applied) != 1 || applied[0] != spotStrategy(cfg) {
+			t.Errorf("the Spot fallback applies %v, want exactly %q", applied, spotStrategy(cfg))
+		}
+		if cfg.Service == "" {
+			if def := jsonOf(path(single(t, all, "AWS::ECS::ClusterCapacityProviderAssociations"), "Properties", "DefaultCapacityProviderStrategy")); def != want {
+				t.Errorf("the cluster's default strategy %s, want the app's own service's %s", def, want)
+			}
+		}
 	}
 	scalable := path(single(t, all, "AWS::ApplicationAutoScaling::ScalableTarget"), "Properties")
 	if path(scalable, "MinCapacity") != float64(cfg.MinTasks) || path(scalable, "MaxCapacity") != float64(cfg.MaxTasks) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fargo-cdk/fargo/fallback"
 )
 
 // The fallback's back-off. The service stays on on-demand for
@@ -40,9 +43,16 @@ const (
 	spotFallbackMaxQuiet       = spotFallbackResetAfter / spotFallbackMaxQuietFactor
 )
 
-// spotFallbackScheduleName is the one schedule, in the fallback's own
-// group, that holds its state and brings Spot back.
+// spotFallbackScheduleName is the schedule, in the fallback's own group,
+// that holds its state and brings Spot back. The group also holds the
+// function's lock and its retry (fallback.LockScheduleName,
+// fallback.RetryScheduleName).
 const spotFallbackScheduleName = "restore-spot"
+
+// spotFallbackRetryAfter is how long the function waits when the service's
+// stack has an operation in progress, or another invocation is acting:
+// about the time a stack update without a new deployment takes.
+const spotFallbackRetryAfter = 5 * time.Minute
 
 // spotFallbackPackage is the Lambda's main package, built for the function.
 const spotFallbackPackage = "github.com/fargo-cdk/fargo/cmd/spotfallback"
@@ -51,26 +61,44 @@ const spotFallbackPackage = "github.com/fargo-cdk/fargo/cmd/spotfallback"
 // cannot place its Spot tasks for lack of capacity, and back after a quiet
 // period (package fallback): an EventBridge rule for exactly that event of
 // exactly this service, the Go function it invokes, the schedule group
-// whose one schedule brings Spot back, and the roles, each scoped to this
+// whose schedules bring Spot back, and the roles, each scoped to this
 // service, that schedule and that function. topic is the alarm topic, nil
 // without alarmEmail.
+//
+// With the fallback on, the function owns the service's capacity-provider
+// strategy and the template carries none (service.go). CloudFormation
+// sends the template's strategy with every update of the service (the
+// AWS::ECS::Service reference's note of June 2025: a template that keeps
+// `CapacityProviderStrategy: []` unchanged fails with "you must force a
+// new deployment", aws/aws-cdk#34631), and forces a deployment only when
+// the nonce changes; during a fallback the template's Spot strategy is not
+// the service's, so every deploy that touched the service would fail (and
+// its rollback too) or, forced, end the fallback. The note's own remedy is
+// to leave the property out. The function applies the template's strategy
+// instead, at the end of each operation on this stack (a second rule, on
+// CloudFormation's Stack Status Change events), and never acts while one is
+// in progress: CloudFormation waits on the deployment the update started,
+// and a forced deployment would replace it.
 func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService, cluster awsecs.ICluster, topic awssns.ITopic) {
 	if !cfg.SpotFallback {
 		return
 	}
-	groupName := uniqueName(cfg) + "-spot-fallback"
-	group := awsscheduler.NewScheduleGroup(stack, jsii.String("SpotFallbackSchedules"), &awsscheduler.ScheduleGroupProps{
-		ScheduleGroupName: jsii.String(groupName),
-		// Deleting the group deletes its schedule: nothing is left to fire
-		// at a function that is gone.
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
-	schedulerArn := func(resource, name string) *string {
-		return stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("scheduler"), Resource: jsii.String(resource), ResourceName: jsii.String(name),
-		})
+	// CloudFormation names the group: a literal name would collide with a
+	// second service's, and with the group of a destroyed stack, which
+	// Scheduler deletes asynchronously, on a redeploy. Deleting the group
+	// (the L1's default deletion policy) deletes its schedules: nothing is
+	// left to fire at a function that is gone.
+	group := awsscheduler.NewCfnScheduleGroup(stack, jsii.String("SpotFallbackSchedules"), &awsscheduler.CfnScheduleGroupProps{})
+	group.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	groupName := group.Ref()
+	// The group's three schedules: the state, the lock and the retry.
+	var schedules []*string
+	for _, name := range []string{spotFallbackScheduleName, fallback.LockScheduleName, fallback.RetryScheduleName} {
+		schedules = append(schedules, stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("scheduler"), Resource: jsii.String("schedule"),
+			ResourceName: awscdk.Fn_Join(jsii.String("/"), &[]*string{groupName, jsii.String(name)}),
+		}))
 	}
-	scheduleArn := schedulerArn("schedule", groupName+"/"+spotFallbackScheduleName)
 	// The cluster's ARN from the name that the service already imports: a
 	// new export would tie the Cluster stack to this switch, and turning
 	// it off would then fail the Cluster stack's update ("export in use").
@@ -95,8 +123,13 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 		Resources: &[]*string{service.ServiceArn()},
 	}))
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"),
-		Resources: &[]*string{scheduleArn},
+		Actions:   jsii.Strings("scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"),
+		Resources: &schedules,
+	}))
+	// Whether this stack has an operation in progress.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cloudformation:DescribeStacks"),
+		Resources: &[]*string{awscdk.Aws_STACK_ID()},
 	}))
 
 	fn := awslambda.NewFunction(stack, jsii.String("SpotFallbackFunction"), &awslambda.FunctionProps{
@@ -113,22 +146,24 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 		Environment: &map[string]*string{
 			"CLUSTER_ARN":         clusterArn,
 			"SERVICE_ARN":         service.ServiceArn(),
+			"STACK_ID":            awscdk.Aws_STACK_ID(),
 			"SPOT_STRATEGY":       jsii.String(spotStrategy(cfg)),
-			"SCHEDULE_GROUP":      group.ScheduleGroupName(),
+			"SCHEDULE_GROUP":      groupName,
 			"SCHEDULE_NAME":       jsii.String(spotFallbackScheduleName),
 			"QUIET_PERIOD":        jsii.String(cfg.SpotFallbackQuiet.String()),
 			"MAX_QUIET_PERIOD":    jsii.String((cfg.SpotFallbackQuiet * spotFallbackMaxQuietFactor).String()),
 			"BACKOFF_RESET_AFTER": jsii.String(spotFallbackResetAfter.String()),
+			"RETRY_AFTER":         jsii.String(spotFallbackRetryAfter.String()),
 		},
 	})
 
-	// The role the schedule invokes the function with: only that
-	// function, only from this account's fallback group.
+	// The role the schedules invoke the function with: only that
+	// function, only from this stack's fallback group.
 	schedulerRole := awsiam.NewRole(stack, jsii.String("SpotFallbackSchedulerRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil).WithConditions(&map[string]any{
 			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
-			// The schedule or its group, whichever Scheduler names.
-			"ArnLike": map[string]any{"aws:SourceArn": []*string{scheduleArn, schedulerArn("schedule-group", groupName)}},
+			// The schedules or their group, whichever Scheduler names.
+			"ArnLike": map[string]any{"aws:SourceArn": append(slices.Clone(schedules), group.AttrArn())},
 		}),
 		Description: jsii.String("Spot fallback: the schedule that returns the service to Spot invokes the fallback function"),
 	})
@@ -158,6 +193,10 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 		}
 	}
 
+	awscdk.NewCfnOutput(stack, jsii.String("SpotFallbackScheduleGroupName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The Spot fallback's schedules: restore-spot holds the planned return to Spot (aws scheduler get-schedule --group-name ... --name restore-spot)"),
+		Value:       groupName,
+	})
 	awscdk.NewCfnOutput(stack, jsii.String("SpotFallbackLogGroupName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("What the Spot fallback did and why (aws logs tail ... --follow)"),
 		Value:       logGroup.LogGroupName(),
@@ -188,6 +227,27 @@ func spotFallback(stack awscdk.Stack, cfg Config, service awsecs.FargateService,
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
 			// A fallback an hour late is no longer the answer to that
 			// event; ECS reports again while it keeps failing.
+			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
+			RetryAttempts: jsii.Number(3),
+		})},
+	})
+
+	// The end of each operation on this stack ("Stack Status Change event
+	// detail", AWS CloudFormation User Guide): the function then applies
+	// the template's strategy (fallback.Fallback.sync). A rollback ends an
+	// operation too; the statuses in between are left to the function,
+	// which checks them again.
+	awsevents.NewRule(stack, jsii.String("SpotFallbackStackRule"), &awsevents.RuleProps{
+		Description: jsii.String("An operation on this stack ended: the Spot fallback applies the template's capacity-provider strategy"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.cloudformation"),
+			DetailType: jsii.Strings("CloudFormation Stack Status Change"),
+			Detail: &map[string]any{
+				"stack-id":       []any{awscdk.Aws_STACK_ID()},
+				"status-details": map[string]any{"status": []any{"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}},
+			},
+		},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
 			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
 			RetryAttempts: jsii.Number(3),
 		})},

@@ -55,13 +55,29 @@ func sampleEvent(t *testing.T) map[string]any {
 	return decode(t, string(data))
 }
 
+// byID is the one resource of type typ whose logical id starts with
+// prefix.
+func byID(t *testing.T, tpl map[string]any, typ, prefix string) (string, map[string]any) {
+	t.Helper()
+	var ids []string
+	for id, r := range tpl["Resources"].(map[string]any) {
+		if path(r, "Type") == typ && strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("want one %s %s..., found %v", typ, prefix, ids)
+	}
+	return ids[0], path(tpl, "Resources", ids[0]).(map[string]any)
+}
+
 // TestSpotFallbackRule runs the rule's pattern, as synthesized, on AWS's
 // sample placement failure and on events it must ignore. The pattern names
 // this service and this cluster by CloudFormation references; the test
 // checks what they refer to, then puts the sample's ARNs in their place.
 func TestSpotFallbackRule(t *testing.T) {
 	tpl := toJSON(t, variant(t, "").templates["Service"])
-	rule := only(t, variant(t, "").templates["Service"], "AWS::Events::Rule")
+	ruleID, rule := byID(t, tpl, "AWS::Events::Rule", "SpotFallbackRule")
 	pattern := path(rule, "Properties", "EventPattern").(map[string]any)
 
 	service := logicalID(t, tpl, "AWS::ECS::Service")
@@ -103,8 +119,8 @@ func TestSpotFallbackRule(t *testing.T) {
 	if len(targets) != 1 || jsonOf(path(targets[0], "Arn")) != jsonOf(map[string]any{"Fn::GetAtt": []any{fn, "Arn"}}) {
 		t.Errorf("targets %s: want the fallback function only", jsonOf(targets))
 	}
-	perm := only(t, variant(t, "").templates["Service"], "AWS::Lambda::Permission")
-	if path(perm, "Properties", "Principal") != "events.amazonaws.com" || !strings.Contains(jsonOf(path(perm, "Properties", "SourceArn")), "SpotFallbackRule") {
+	_, perm := byID(t, tpl, "AWS::Lambda::Permission", "SpotFallbackRule")
+	if path(perm, "Properties", "Principal") != "events.amazonaws.com" || jsonOf(path(perm, "Properties", "SourceArn")) != jsonOf(map[string]any{"Fn::GetAtt": []any{ruleID, "Arn"}}) {
 		t.Errorf("invoke permission %s: want EventBridge, from the fallback rule only", jsonOf(perm))
 	}
 }
@@ -145,18 +161,24 @@ func TestSpotFallbackFunction(t *testing.T) {
 				}
 				got = append(got, m)
 			}
-			service := path(tpl, "Resources", logicalID(t, tpl, "AWS::ECS::Service"), "Properties")
-			if jsonOf(got) != jsonOf(path(service, "CapacityProviderStrategy")) {
-				t.Errorf("SPOT_STRATEGY %s, the service's %s", jsonOf(got), jsonOf(path(service, "CapacityProviderStrategy")))
+			// The service is created with the cluster's default strategy
+			// (its template carries none).
+			cluster := only(t, variant(t, name).templates["Cluster"], "AWS::ECS::ClusterCapacityProviderAssociations")
+			if jsonOf(got) != jsonOf(path(cluster, "Properties", "DefaultCapacityProviderStrategy")) {
+				t.Errorf("SPOT_STRATEGY %s, the cluster's default %s", jsonOf(got), jsonOf(path(cluster, "Properties", "DefaultCapacityProviderStrategy")))
 			}
+			_, rule := byID(t, tpl, "AWS::Events::Rule", "SpotFallbackRule")
 			if jsonOf(env["SERVICE_ARN"]) != jsonOf(map[string]any{"Ref": logicalID(t, tpl, "AWS::ECS::Service")}) ||
-				jsonOf(env["CLUSTER_ARN"]) != jsonOf(path(tpl, "Resources", logicalID(t, tpl, "AWS::Events::Rule"), "Properties", "EventPattern", "detail", "clusterArn", 0)) {
+				jsonOf(env["CLUSTER_ARN"]) != jsonOf(path(rule, "Properties", "EventPattern", "detail", "clusterArn", 0)) {
 				t.Errorf("SERVICE_ARN %s, CLUSTER_ARN %s: want the service's and the cluster's ARN", jsonOf(env["SERVICE_ARN"]), jsonOf(env["CLUSTER_ARN"]))
 			}
-			for key, want := range map[string]string{"QUIET_PERIOD": "30m0s", "MAX_QUIET_PERIOD": "4h0m0s", "BACKOFF_RESET_AFTER": "24h0m0s", "SCHEDULE_NAME": "restore-spot"} {
+			for key, want := range map[string]string{"QUIET_PERIOD": "30m0s", "MAX_QUIET_PERIOD": "4h0m0s", "BACKOFF_RESET_AFTER": "24h0m0s", "SCHEDULE_NAME": "restore-spot", "RETRY_AFTER": "5m0s"} {
 				if env[key] != want {
 					t.Errorf("%s = %v, want %s", key, env[key], want)
 				}
+			}
+			if jsonOf(env["STACK_ID"]) != `{"Ref":"AWS::StackId"}` || jsonOf(env["SCHEDULE_GROUP"]) != jsonOf(map[string]any{"Ref": logicalID(t, tpl, "AWS::Scheduler::ScheduleGroup")}) {
+				t.Errorf("STACK_ID %s, SCHEDULE_GROUP %s: want this stack and its schedule group", jsonOf(env["STACK_ID"]), jsonOf(env["SCHEDULE_GROUP"]))
 			}
 			if _, ok := env["TOPIC_ARN"]; ok {
 				t.Errorf("TOPIC_ARN set without alarmEmail")
@@ -202,7 +224,16 @@ func TestSpotFallbackPermissions(t *testing.T) {
 	fnRole := roleAssumedBy(t, tpl, "lambda.amazonaws.com")
 	schedulerRole := roleAssumedBy(t, tpl, "scheduler.amazonaws.com")
 	fn := logicalID(t, tpl, "AWS::Lambda::Function")
-	schedule := `":schedule/fargo-spot-fallback/restore-spot"`
+	group := logicalID(t, tpl, "AWS::Scheduler::ScheduleGroup")
+	// The three schedules of the fallback's group, and no other.
+	schedules := func(r string) bool {
+		for _, name := range []string{"restore-spot", fallback.LockScheduleName, fallback.RetryScheduleName} {
+			if !strings.Contains(r, `[{"Ref":"`+group+`"},"`+name+`"]`) {
+				return false
+			}
+		}
+		return strings.Count(r, `":schedule/"`) == 3
+	}
 
 	// Each action of the function's role, and what it may act on.
 	got := map[string]string{}
@@ -219,11 +250,13 @@ func TestSpotFallbackPermissions(t *testing.T) {
 		}
 	}
 	want := map[string]func(string) bool{
-		"ecs:DescribeServices":     func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
-		"ecs:UpdateService":        func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
-		"scheduler:GetSchedule":    func(r string) bool { return strings.Contains(r, schedule) },
-		"scheduler:CreateSchedule": func(r string) bool { return strings.Contains(r, schedule) },
-		"scheduler:UpdateSchedule": func(r string) bool { return strings.Contains(r, schedule) },
+		"ecs:DescribeServices":          func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
+		"ecs:UpdateService":             func(r string) bool { return r == jsonOf(map[string]any{"Ref": service})+"null" },
+		"scheduler:GetSchedule":         schedules,
+		"scheduler:CreateSchedule":      schedules,
+		"scheduler:UpdateSchedule":      schedules,
+		"scheduler:DeleteSchedule":      schedules,
+		"cloudformation:DescribeStacks": func(r string) bool { return r == `{"Ref":"AWS::StackId"}null` },
 		"iam:PassRole": func(r string) bool {
 			return strings.HasPrefix(r, jsonOf(map[string]any{"Fn::GetAtt": []any{schedulerRole, "Arn"}})) && strings.Contains(r, `"iam:PassedToService":"scheduler.amazonaws.com"`)
 		},
@@ -255,8 +288,9 @@ func TestSpotFallbackPermissions(t *testing.T) {
 		t.Errorf("the scheduler's role: %s, want lambda:InvokeFunction on the function only", jsonOf(sts))
 	}
 	trust := path(tpl, "Resources", schedulerRole, "Properties", "AssumeRolePolicyDocument", "Statement", 0, "Condition")
-	if jsonOf(path(trust, "StringEquals", "aws:SourceAccount")) != `{"Ref":"AWS::AccountId"}` || !strings.Contains(jsonOf(path(trust, "ArnLike", "aws:SourceArn")), "fargo-spot-fallback") {
-		t.Errorf("the scheduler's role trusts %s: want this account's fallback schedule only", jsonOf(trust))
+	if source := jsonOf(path(trust, "ArnLike", "aws:SourceArn")); jsonOf(path(trust, "StringEquals", "aws:SourceAccount")) != `{"Ref":"AWS::AccountId"}` ||
+		!schedules(source) || !strings.Contains(source, jsonOf(map[string]any{"Fn::GetAtt": []any{group, "Arn"}})) {
+		t.Errorf("the scheduler's role trusts %s: want this account's fallback schedules only", jsonOf(trust))
 	}
 
 	env := path(tpl, "Resources", fn, "Properties", "Environment", "Variables", "TOPIC_ARN")
@@ -268,8 +302,15 @@ func TestSpotFallbackPermissions(t *testing.T) {
 func TestSpotFallbackScheduleGroup(t *testing.T) {
 	tpl := toJSON(t, variant(t, "").templates["Service"])
 	group := path(tpl, "Resources", logicalID(t, tpl, "AWS::Scheduler::ScheduleGroup"))
-	if path(group, "Properties", "Name") != "fargo-spot-fallback" || path(group, "DeletionPolicy") != "Delete" {
-		t.Errorf("schedule group %s: want fargo-spot-fallback, deleted with the stack (and its schedule with it)", jsonOf(group))
+	// CloudFormation names it: a literal name would collide with another
+	// service's group and, on a destroy and redeploy, with the old group,
+	// which Scheduler deletes asynchronously.
+	if path(group, "Properties", "Name") != nil || path(group, "DeletionPolicy") != "Delete" {
+		t.Errorf("schedule group %s: want a name CloudFormation generates, deleted with the stack (and its schedules with it)", jsonOf(group))
+	}
+	// Its name, which nobody can guess now, is an output.
+	if got := jsonOf(path(tpl, "Outputs", "SpotFallbackScheduleGroupName", "Value")); got != jsonOf(map[string]any{"Ref": logicalID(t, tpl, "AWS::Scheduler::ScheduleGroup")}) {
+		t.Errorf("output SpotFallbackScheduleGroupName is %s, want the schedule group's name", got)
 	}
 	// CloudFormation creates no schedule: the function writes the one it
 	// needs, so a deploy never resets a pending return to Spot.
@@ -278,8 +319,23 @@ func TestSpotFallbackScheduleGroup(t *testing.T) {
 	}
 }
 
+// noFallback is the defaults with spotFallback off, synthesized once for
+// the tests that read it (and, in built, removed by TestMain).
+func noFallback(t *testing.T) *synthesized {
+	t.Helper()
+	const key = "spotFallback=false"
+	if built[key] == nil {
+		dir, err := os.MkdirTemp("", "cdk.out-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		built[key] = synthIn(t, dir, map[string]any{"spotFallback": "false"}, nil)
+	}
+	return built[key]
+}
+
 func TestSpotFallbackOff(t *testing.T) {
-	s := synth(t, map[string]any{"spotFallback": "false"}, nil)
+	s := noFallback(t)
 	tpl := s.templates["Service"]
 	for _, typ := range []string{"AWS::Lambda::Function", "AWS::Events::Rule", "AWS::Scheduler::ScheduleGroup"} {
 		count(t, tpl, typ, 0)
@@ -323,5 +379,80 @@ func TestSpotFallbackBinary(t *testing.T) {
 	}
 	if a, b := keys(""), keys("Account"); a != b || !regexp.MustCompile(`^"[a-f0-9]{64}\.zip"$`).MatchString(a) {
 		t.Errorf("asset keys %s and %s: want one content hash", a, b)
+	}
+}
+
+// TestDeployDuringAFallbackSendsNoStrategy: with the fallback on, the
+// service's template carries no capacity-provider strategy, so no deploy
+// can send one while the fallback has the service on on-demand (an update
+// would otherwise fail, "you must force a new deployment", or, forced, end
+// the fallback). The service is created with the cluster's default
+// strategy, and the end of every operation on the stack hands the
+// template's strategy to the function (fallback.Fallback.sync).
+func TestDeployDuringAFallbackSendsNoStrategy(t *testing.T) {
+	for _, name := range []string{"", "Account", "Linear", "BlueGreen"} {
+		t.Run("variant "+name, func(t *testing.T) {
+			s := variant(t, name)
+			if !s.cfg.SpotFallback {
+				t.Skip("spotFallback is off in this configuration")
+			}
+			tpl := toJSON(t, s.templates["Service"])
+			svc := path(tpl, "Resources", logicalID(t, tpl, "AWS::ECS::Service"), "Properties").(map[string]any)
+			for _, key := range []string{"CapacityProviderStrategy", "LaunchType", "ForceNewDeployment"} {
+				if v, ok := svc[key]; ok {
+					t.Errorf("the service's template has %s %s: every deploy during a fallback would send it", key, jsonOf(v))
+				}
+			}
+			cluster := only(t, s.templates["Cluster"], "AWS::ECS::ClusterCapacityProviderAssociations")
+			want := `[{"Base":1,"CapacityProvider":"FARGATE","Weight":0},{"CapacityProvider":"FARGATE_SPOT","Weight":1}]`
+			if s.cfg.OnDemandBaseTasks == 1 && jsonOf(path(cluster, "Properties", "DefaultCapacityProviderStrategy")) != want {
+				t.Errorf("the cluster's default strategy %s, want %s: ECS creates the service with it", jsonOf(path(cluster, "Properties", "DefaultCapacityProviderStrategy")), want)
+			}
+
+			id, rule := byID(t, tpl, "AWS::Events::Rule", "SpotFallbackStackRule")
+			pattern := path(rule, "Properties", "EventPattern").(map[string]any)
+			if got := jsonOf(path(pattern, "detail", "stack-id")); got != `[{"Ref":"AWS::StackId"}]` {
+				t.Fatalf("rule %s listens to stack %s, want this one", id, got)
+			}
+			stack := "arn:aws:cloudformation:us-west-2:111122223333:stack/fargo-Service/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+			path(pattern, "detail").(map[string]any)["stack-id"] = []any{stack}
+			event := func(stackID, status string) map[string]any {
+				return decode(t, `{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718","detail-type":"CloudFormation Stack Status Change","source":"aws.cloudformation","account":"111122223333","time":"2026-12-02T09:00:00Z","region":"us-west-2","resources":["`+stackID+`"],"detail":{"stack-id":"`+stackID+`","status-details":{"status":"`+status+`","status-reason":""}}}`)
+			}
+			for _, status := range []string{"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"} {
+				if !matchEvent(t, pattern, event(stack, status)) {
+					t.Errorf("rule %s ignores %s: the template's strategy would not reach the service", id, status)
+				}
+			}
+			for _, e := range []map[string]any{event(stack, "UPDATE_IN_PROGRESS"), event(strings.Replace(stack, "fargo-Service", "other", 1), "UPDATE_COMPLETE")} {
+				if matchEvent(t, pattern, e) {
+					t.Errorf("rule %s matches %s", id, jsonOf(e["detail"]))
+				}
+			}
+			fn := logicalID(t, tpl, "AWS::Lambda::Function")
+			if targets := jsonOf(path(rule, "Properties", "Targets")); !strings.Contains(targets, jsonOf(map[string]any{"Fn::GetAtt": []any{fn, "Arn"}})) {
+				t.Errorf("rule %s targets %s, want the fallback function", id, targets)
+			}
+		})
+	}
+}
+
+// TestTurningSpotFallbackOffRestoresSpot: without the fallback the template
+// carries the strategy and a forced-deployment nonce, which the template
+// with the fallback has not: turning the fallback off changes the nonce,
+// so CloudFormation forces a deployment onto the Spot strategy even when a
+// fallback had the service on on-demand (about three times the price).
+func TestTurningSpotFallbackOffRestoresSpot(t *testing.T) {
+	off := toJSON(t, noFallback(t).templates["Service"])
+	svc := path(off, "Resources", logicalID(t, off, "AWS::ECS::Service"), "Properties")
+	if got := jsonOf(path(svc, "CapacityProviderStrategy")); got != `[{"Base":1,"CapacityProvider":"FARGATE","Weight":0},{"CapacityProvider":"FARGATE_SPOT","Weight":1}]` {
+		t.Errorf("without the fallback the service's strategy is %s", got)
+	}
+	if path(svc, "ForceNewDeployment", "EnableForceNewDeployment") != true || path(svc, "ForceNewDeployment", "ForceNewDeploymentNonce") == nil {
+		t.Errorf("ForceNewDeployment %s: turning the fallback off must force the deployment that puts Spot back", jsonOf(path(svc, "ForceNewDeployment")))
+	}
+	on := toJSON(t, variant(t, "").templates["Service"])
+	if nonce := path(on, "Resources", logicalID(t, on, "AWS::ECS::Service"), "Properties", "ForceNewDeployment", "ForceNewDeploymentNonce"); nonce != nil {
+		t.Errorf("with the fallback the nonce is %v: turning it off would not change it, and would force no deployment", nonce)
 	}
 }

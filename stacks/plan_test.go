@@ -99,7 +99,8 @@ var planCases = []planCase{
 	{name: "stepBakeMinutes", key: "stepBakeMinutes", set: map[string]any{"stepBakeMinutes": "10"}, change: "6 → 10"},
 	{name: "bakeMinutes", key: "bakeMinutes", set: map[string]any{"bakeMinutes": "30"}, change: "5 → 30"},
 	{name: "cpuArchitecture", key: "cpuArchitecture", set: map[string]any{"cpuArchitecture": "x86_64"}, change: "arm64 → x86_64"},
-	{name: "spotFallback", key: "spotFallback", set: map[string]any{"spotFallback": "false"}, change: "on → off"},
+	{name: "spotFallback", key: "spotFallback", set: map[string]any{"spotFallback": "false"}, change: "on → off",
+		note: "a Spot fallback in progress ends with the forced deployment (on-demand costs about three times Spot)"},
 	{name: "spotFallbackQuietMinutes", key: "spotFallbackQuietMinutes", set: map[string]any{"spotFallbackQuietMinutes": "60"}, change: "30 → 60"},
 	{name: "probePath", key: "probePath", set: map[string]any{"probePath": "/ready", "probeStatus": "204", "probeBody": ""}, change: "what make smoke, make integ and the e2e test request: no stack changes"},
 	{name: "probePath", key: "probeStatus"},
@@ -438,5 +439,43 @@ func TestRuleDependsOnIsSafe(t *testing.T) {
 	p.Check()
 	if add, change, destroy := p.Counts(); add+change+destroy > 0 || len(p.Violations) > 0 {
 		t.Errorf("adding the rules' DependsOn is not a no-op:\n%s", p.Format())
+	}
+}
+
+// TestPlanVerdictsDuringASpotFallback: a plan that calls a deploy safe
+// must stay right while the Spot fallback has the service on on-demand
+// Fargate. CloudFormation sends the template's capacity-provider strategy
+// with every update of the service, and ECS refuses a strategy change
+// without a forced deployment: had the template a strategy, every such
+// "no task restarts" deploy would fail during a fallback (or, forced,
+// undo it). So with the fallback on, no plan's Service template carries
+// one; and turning the fallback off, which ends a fallback in progress,
+// must restart the tasks.
+func TestPlanVerdictsDuringASpotFallback(t *testing.T) {
+	all := casePlans(t)
+	for _, c := range planCases {
+		if c.set == nil {
+			continue
+		}
+		_, set := c.config()
+		if set["spotFallback"] == "false" {
+			continue
+		}
+		for _, sp := range all[c.name].Stacks {
+			if sp.After == nil {
+				continue
+			}
+			for id, r := range sp.After.Template.Resources {
+				if r.Type != "AWS::ECS::Service" {
+					continue
+				}
+				if v, ok := r.Properties["CapacityProviderStrategy"]; ok {
+					t.Errorf("%s: service %s has the strategy %v with the Spot fallback on: the deploy would fail, or end the fallback, while one is in progress", c.name, id, v)
+				}
+			}
+		}
+	}
+	if p := all["spotFallback"]; !p.RollsTasks() {
+		t.Errorf("turning spotFallback off starts no new deployment: a fallback in progress would leave the service on on-demand, about three times the price:\n%s", p.Format())
 	}
 }

@@ -106,21 +106,9 @@ func newService(stack awscdk.Stack, cfg Config, cluster awsecs.ICluster, vpc aws
 	if cfg.TasksInPublicSubnets() {
 		subnetType = awsec2.SubnetType_PUBLIC
 	}
-	strategy := []*awsecs.CapacityProviderStrategy{
-		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
-		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
-	}
 	serviceProps := &awsecs.FargateServiceProps{
 		Cluster:        cluster,
 		TaskDefinition: task.definition,
-		// No LaunchType: it would override the strategy, which is how the
-		// original never ran on Spot. The first onDemandBaseTasks tasks
-		// run on FARGATE, every task above them on FARGATE_SPOT.
-		CapacityProviderStrategies: &strategy,
-		// ECS refuses an update that changes only the strategy unless it
-		// forces a new deployment (aws/aws-cdk#34631); a nonce derived from
-		// the strategy forces one exactly when the strategy changes.
-		ForceNewDeployment: &awsecs.ForceNewDeployment{Enabled: jsii.Bool(true), Nonce: jsii.String(strategyNonce(strategy))},
 		// No DesiredCount: auto scaling owns it, and a stack update must
 		// not reset it.
 		MinHealthyPercent:      jsii.Number(100),
@@ -133,11 +121,26 @@ func newService(stack awscdk.Stack, cfg Config, cluster awsecs.ICluster, vpc aws
 		PropagateTags:  awsecs.PropagatedTagSource_SERVICE,
 	}
 	deployment(cfg, serviceProps, alarms.names)
-	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
-	if cfg.Native() {
-		awscdk.Annotations_Of(service).AcknowledgeWarning(jsii.String("@aws-cdk/aws-ecs:shouldUseCircuitBreaker"),
-			jsii.String("ECS applies the circuit breaker to rolling deployments only; a native deployment rolls back on the deployment alarms."))
+	if !cfg.SpotFallback {
+		strategy := capacityStrategy(cfg)
+		// The first onDemandBaseTasks tasks run on FARGATE, every task
+		// above them on FARGATE_SPOT.
+		serviceProps.CapacityProviderStrategies = &strategy
+		// ECS refuses an update that changes only the strategy unless it
+		// forces a new deployment (aws/aws-cdk#34631); a nonce derived from
+		// the strategy forces one exactly when the strategy changes, and
+		// when spotFallback is turned off (the template had none): that
+		// deployment also ends a fallback in progress.
+		serviceProps.ForceNewDeployment = &awsecs.ForceNewDeployment{Enabled: jsii.Bool(true), Nonce: jsii.String(strategyNonce(strategy))}
 	}
+	service := awsecs.NewFargateService(stack, jsii.String("Service"), serviceProps)
+	// No LaunchType: it would override the strategy, which is how the
+	// original never ran on Spot. With spotFallback the template carries no
+	// strategy either (spotFallback in fallback.go says why), and ECS
+	// creates the service with the cluster's default one, which is
+	// capacityStrategy's (cluster.go); CDK writes LaunchType FARGATE for a
+	// service without a strategy.
+	service.Node().DefaultChild().(awsecs.CfnService).AddPropertyDeletionOverride(jsii.String("LaunchType"))
 	// The alarms are named literally; they must exist before the service.
 	for _, a := range alarms.all() {
 		service.Node().AddDependency(a)
@@ -215,6 +218,17 @@ func containerSecrets(stack awscdk.Stack, taskDef awsecs.TaskDefinition, secrets
 		}
 	}
 	return &out
+}
+
+// capacityStrategy is the service's capacity-provider strategy: the first
+// onDemandBaseTasks tasks on FARGATE, every task above them on
+// FARGATE_SPOT. The cluster's default strategy is the same, and the Spot
+// fallback's function is told it (spotStrategy).
+func capacityStrategy(cfg Config) []*awsecs.CapacityProviderStrategy {
+	return []*awsecs.CapacityProviderStrategy{
+		{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(cfg.OnDemandBaseTasks), Weight: jsii.Number(0)},
+		{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(1)},
+	}
 }
 
 // strategyNonce names a capacity-provider strategy, e.g.

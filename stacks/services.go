@@ -55,9 +55,12 @@ var ownOnly = []string{"environment", "secrets"}
 // the longest of them in bounds (see checkNameLength).
 var serviceNamePattern = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
 
-// maxServiceName is the longest service name: with a 30-character appName
-// the schedule group <appName>-<name>-spot-fallback still fits its 64.
-const maxServiceName = 64 - 30 - len("--spot-fallback")
+// maxServiceName is the longest service name. The names it goes into
+// allow far more (stack names 128 characters, alarm names and task
+// families 255, with a 30-character appName); the bound keeps them
+// readable in the console and leaves room for an environment's name
+// between the app's and the service's.
+const maxServiceName = 32
 
 // readServices reads the services key: each entry resolved over top (the
 // merged context the app's own service was read from) by resolveService.
@@ -145,9 +148,6 @@ func resolveService(top map[string]any, given func(string) bool, name string, en
 		return Service{}, err
 	}
 	s.Routing = r
-	if err := checkNameLength(cfg); err != nil {
-		return Service{}, &ConfigError{Key: "services", Value: name, Allowed: err.Error()}
-	}
 	if len(r.HostHeaders) > 0 && cfg.HasDomain() {
 		return Service{}, &ConfigError{Key: key + ".hosts", Value: strings.Join(r.HostHeaders, ","), Allowed: "host routing over HTTPS needs a certificate and a DNS record per host, which fargo does not create yet: with domainName set, route this service by paths (docs/services.md, Hosts)"}
 	}
@@ -177,14 +177,5 @@ func (s *Service) readCode(entry map[string]any, key string) error {
 		return &ConfigError{Key: key + ".directory", Value: dir, Allowed: `want a directory inside the repository starting with ./, such as ./services/web, holding a Dockerfile`}
 	}
 	s.Package, s.Directory = pkg, dir
-	return nil
-}
-
-// checkNameLength refuses a name whose longest account-unique derivative
-// would not fit: the Spot fallback's schedule group (64 characters).
-func checkNameLength(cfg Config) error {
-	if n := len(uniqueName(cfg) + "-spot-fallback"); n > 64 {
-		return fmt.Errorf("appName and the service's name together are too long: the schedule group %s-spot-fallback would have %d characters, and AWS allows 64", uniqueName(cfg), n)
-	}
 	return nil
 }

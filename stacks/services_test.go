@@ -175,7 +175,7 @@ func TestServicesFixture(t *testing.T) {
 		}
 	}
 	has(t, api, "AWS::CloudWatch::Alarm", map[string]any{"AlarmName": "fargo-api-Target5xx"})
-	has(t, api, "AWS::Scheduler::ScheduleGroup", map[string]any{"Name": "fargo-api-spot-fallback"})
+	has(t, api, "AWS::ECS::TaskDefinition", map[string]any{"Family": "fargo-api"})
 	has(t, admin, "AWS::CloudWatch::Dashboard", map[string]any{"DashboardName": map[string]any{"Fn::Join": []any{"-", []any{"fargo-admin", map[string]any{"Ref": "AWS::Region"}}}}})
 	// Each imports only what the app's own Service stack imports.
 	for _, id := range []string{"Service-admin", "Service-api"} {

@@ -283,22 +283,21 @@ func TestServiceStack(t *testing.T) {
 		t.Run("variant "+name, func(t *testing.T) {
 			tpl := variant(t, name).templates["Service"]
 			has(t, tpl, "AWS::ECS::Service", map[string]any{
-				// Spot is really used: a strategy, and no LaunchType to override it.
-				"CapacityProviderStrategy": []any{
-					map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
-					map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
-				},
-				"LaunchType":   assertions.Match_Absent(),
-				"DesiredCount": assertions.Match_Absent(),
-				// A strategy change forces the new deployment ECS requires.
-				"ForceNewDeployment": map[string]any{"EnableForceNewDeployment": true, "ForceNewDeploymentNonce": "FARGATE:1:0,FARGATE_SPOT:0:1"},
+				// Spot is really used: no LaunchType to override the
+				// cluster's default strategy, which the service is created
+				// with; with the Spot fallback the function owns the
+				// strategy (TestDeployDuringAFallbackSendsNoStrategy).
+				"CapacityProviderStrategy": assertions.Match_Absent(),
+				"LaunchType":               assertions.Match_Absent(),
+				"DesiredCount":             assertions.Match_Absent(),
+				"ForceNewDeployment":       assertions.Match_Absent(),
 				"DeploymentConfiguration": map[string]any{
 					"MinimumHealthyPercent":    100,
 					"MaximumPercent":           200,
 					"Strategy":                 "CANARY",
 					"BakeTimeInMinutes":        5,
 					"CanaryConfiguration":      map[string]any{"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 6},
-					"DeploymentCircuitBreaker": assertions.Match_Absent(),
+					"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
 				},
 				"HealthCheckGracePeriodSeconds": 30,
 				"LoadBalancers": []any{map[string]any{"ContainerName": "Web", "ContainerPort": 5000,
@@ -436,8 +435,8 @@ func TestCpuArchitecture(t *testing.T) {
 				"RuntimePlatform": map[string]any{"CpuArchitecture": tt.task, "OperatingSystemFamily": "LINUX"},
 			})
 			// Spot and on demand alike, as before.
-			has(t, s.templates["Service"], "AWS::ECS::Service", map[string]any{
-				"CapacityProviderStrategy": []any{
+			has(t, s.templates["Cluster"], "AWS::ECS::ClusterCapacityProviderAssociations", map[string]any{
+				"DefaultCapacityProviderStrategy": []any{
 					map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
 					map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1},
 				},
@@ -985,4 +984,64 @@ func merge(a, b map[string]any) map[string]any {
 	out := maps.Clone(a)
 	maps.Copy(out, b)
 	return out
+}
+
+// TestAccessLogBucketBlocksAllPublicAccess: the access-log bucket keeps all
+// four public-access blocks, in every variant: the logs hold every
+// client's address and path, and a regenerated golden would accept a
+// weakened block without a word.
+func TestAccessLogBucketBlocksAllPublicAccess(t *testing.T) {
+	want := `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}`
+	for _, name := range []string{"", "Account", "App"} {
+		buckets := resources(t, variant(t, name).templates["LoadBalancer"], "AWS::S3::Bucket")
+		if len(buckets) == 0 {
+			t.Errorf("variant %q: no bucket in the LoadBalancer stack", name)
+		}
+		for id, b := range buckets {
+			if got := jsonOf(path(b, "Properties", "PublicAccessBlockConfiguration")); got != want {
+				t.Errorf("variant %q: bucket %s has PublicAccessBlockConfiguration %s, want %s", name, id, got, want)
+			}
+		}
+	}
+}
+
+// TestAccountUniqueNamesFollowOneScheme: the names the stacks write
+// literally and that must be unique in the account (alarms, dashboard,
+// task-definition family) all start with uniqueName's, <appName> for the
+// app's own service and <appName>-<service> for another.
+func TestAccountUniqueNamesFollowOneScheme(t *testing.T) {
+	if got := uniqueName(Config{AppName: "shop"}); got != "shop" {
+		t.Errorf("the app's own service: %q, want shop", got)
+	}
+	if got := uniqueName(Config{AppName: "shop", Service: "admin"}); got != "shop-admin" {
+		t.Errorf("another service: %q, want shop-admin", got)
+	}
+	s := variant(t, "Account")
+	prefix := uniqueName(s.cfg)
+	tpl := s.templates["Service"]
+	for id, td := range resources(t, tpl, "AWS::ECS::TaskDefinition") {
+		if got := path(td, "Properties", "Family"); got != prefix {
+			t.Errorf("task definition %s: Family %v, want %s", id, got, prefix)
+		}
+	}
+	alarms := resources(t, tpl, "AWS::CloudWatch::Alarm")
+	named := 0
+	for id, a := range alarms {
+		name, ok := path(a, "Properties", "AlarmName").(string)
+		if !ok {
+			continue // CloudFormation names it
+		}
+		named++
+		if !strings.HasPrefix(name, prefix+"-") {
+			t.Errorf("alarm %s: AlarmName %q, want %s-...", id, name, prefix)
+		}
+	}
+	if named == 0 {
+		t.Error("no alarm with a literal name: the deployment alarms need one")
+	}
+	for id, d := range resources(t, tpl, "AWS::CloudWatch::Dashboard") {
+		if got := jsonOf(path(d, "Properties", "DashboardName")); !strings.HasPrefix(got, `"`+prefix+`-`) && !strings.Contains(got, `["`+prefix+`",`) {
+			t.Errorf("dashboard %s: DashboardName %s, want %s-<region>", id, got, prefix)
+		}
+	}
 }

@@ -23,6 +23,9 @@ func newTask(stack awscdk.Stack, cfg Config, image awsecs.ContainerImage) *task 
 		Retention: cfg.LogRetention(),
 	})
 	taskDef := awsecs.NewFargateTaskDefinition(stack, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
+		// The family is the name the console, the CLI and the task ARNs
+		// show; CDK's default is the construct path, the same in every app.
+		Family:         jsii.String(uniqueName(cfg)),
 		Cpu:            jsii.Number(cfg.Cpu),
 		MemoryLimitMiB: jsii.Number(cfg.MemoryMiB),
 		RuntimePlatform: &awsecs.RuntimePlatform{

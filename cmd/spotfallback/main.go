@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -66,6 +67,7 @@ func setup(log *slog.Logger) (*fallback.Fallback, error) {
 	}{
 		{"CLUSTER_ARN", &c.ClusterArn},
 		{"SERVICE_ARN", &c.ServiceArn},
+		{"STACK_ID", &c.StackID},
 		{"SCHEDULE_GROUP", &c.ScheduleGroup},
 		{"SCHEDULE_NAME", &c.ScheduleName},
 		{"SCHEDULER_ROLE_ARN", &c.SchedulerRoleArn},
@@ -91,6 +93,9 @@ func setup(log *slog.Logger) (*fallback.Fallback, error) {
 	if c.ResetAfter, err = duration("BACKOFF_RESET_AFTER"); err != nil {
 		return nil, err
 	}
+	if c.RetryAfter, err = duration("RETRY_AFTER"); err != nil {
+		return nil, err
+	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
 		return nil, err
@@ -100,6 +105,7 @@ func setup(log *slog.Logger) (*fallback.Fallback, error) {
 		ECS:       ecs.NewFromConfig(cfg),
 		Scheduler: scheduler.NewFromConfig(cfg),
 		SNS:       sns.NewFromConfig(cfg),
+		Stacks:    cloudformation.NewFromConfig(cfg),
 		Now:       time.Now,
 		Log:       log,
 	}, nil

@@ -551,7 +551,12 @@ func (p *Plan) simulate(order []int) []Violation {
 			}
 			if c.Type == "AWS::ECS::Service" && c.Action == Modify && sp.Before != nil {
 				or := sp.Before.Template.Resources[c.ID]
-				if !reflect.DeepEqual(or.Properties["CapacityProviderStrategy"], nr.Properties["CapacityProviderStrategy"]) &&
+				// A template without the strategy sends none (the note on
+				// CapacityProviderStrategy in the AWS::ECS::Service
+				// reference): only a strategy that is sent and differs
+				// needs the forced deployment.
+				if nr.Properties["CapacityProviderStrategy"] != nil &&
+					!reflect.DeepEqual(or.Properties["CapacityProviderStrategy"], nr.Properties["CapacityProviderStrategy"]) &&
 					(get(nr.Properties["ForceNewDeployment"], "EnableForceNewDeployment") != true ||
 						reflect.DeepEqual(get(or.Properties["ForceNewDeployment"], "ForceNewDeploymentNonce"), get(nr.Properties["ForceNewDeployment"], "ForceNewDeploymentNonce"))) {
 					once(label, fmt.Sprintf("service %s changes its capacity-provider strategy without forcing a new deployment: ECS refuses the update (aws/aws-cdk#34631)", c.ID))

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +105,43 @@ func TestReplacementFollowsReferences(t *testing.T) {
 	}
 	if len(p.Violations) == 0 || !strings.Contains(p.Violations[0].Message, "export app-Net:Subnet, which app-App aws://123456789012/eu-west-1 imports (Endpoint), is changed (Subnet is replaced)") {
 		t.Errorf("violations %v", p.Violations)
+	}
+}
+
+// TestCapacityStrategyNeedsAForcedDeployment: ECS refuses a service
+// update that changes the capacity-provider strategy without forcing a new
+// deployment (aws/aws-cdk#34631), and a template that drops the strategy
+// (the Spot fallback's) sends none, so that is no change of it.
+func TestCapacityStrategyNeedsAForcedDeployment(t *testing.T) {
+	spot := []any{map[string]any{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0}, map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}}
+	onDemand := []any{map[string]any{"CapacityProvider": "FARGATE", "Weight": 1}}
+	service := func(strategy []any, nonce string) map[string]map[string]any {
+		props := map[string]any{"Cluster": "c", "TaskDefinition": "td"}
+		if strategy != nil {
+			props["CapacityProviderStrategy"] = strategy
+			props["ForceNewDeployment"] = map[string]any{"EnableForceNewDeployment": true, "ForceNewDeploymentNonce": nonce}
+		}
+		return map[string]map[string]any{"Svc": {"Resources": map[string]any{"Service": map[string]any{"Type": "AWS::ECS::Service", "Properties": props}}}}
+	}
+	tests := []struct {
+		name          string
+		before, after map[string]map[string]any
+		unsafe        bool
+	}{
+		{"a new strategy with a new nonce", service(spot, "a"), service(onDemand, "b"), false},
+		{"a new strategy with the same nonce", service(spot, "a"), service(onDemand, "a"), true},
+		{"the strategy dropped from the template", service(spot, "a"), service(nil, ""), false},
+	}
+	for _, tt := range tests {
+		p, err := Diff(writeAssembly(t, tt.before, nil), writeAssembly(t, tt.after, nil), schemas(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Check()
+		got := strings.Contains(fmt.Sprint(p.Violations), "without forcing a new deployment")
+		if got != tt.unsafe {
+			t.Errorf("%s: violations %v, want unsafe %v", tt.name, p.Violations, tt.unsafe)
+		}
 	}
 }
 

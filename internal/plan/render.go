@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -231,6 +232,33 @@ func (p *Plan) rolled() []Resource {
 	return out
 }
 
+// spotStrategyChanges reports whether the strategy that a Spot fallback
+// function applies when a stack operation ends (its SPOT_STRATEGY) changes:
+// with the fallback on, the service's template carries no strategy, and
+// that function's deployment replaces the tasks.
+func (p *Plan) spotStrategyChanges() bool {
+	for _, sp := range p.Stacks {
+		if sp.Before == nil || sp.After == nil {
+			continue
+		}
+		for _, c := range sp.Update {
+			if c.Type != "AWS::Lambda::Function" || c.Action != Modify {
+				continue
+			}
+			strategy := func(r Resource) any {
+				env, _ := r.Properties["Environment"].(map[string]any)
+				vars, _ := env["Variables"].(map[string]any)
+				return vars["SPOT_STRATEGY"]
+			}
+			before, after := strategy(sp.Before.Template.Resources[c.ID]), strategy(sp.After.Template.Resources[c.ID])
+			if before != nil && after != nil && !reflect.DeepEqual(before, after) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Effects is what a deploy does to the running service, in words.
 type Effects struct {
 	// Tasks says whether tasks restart, and how.
@@ -265,6 +293,8 @@ func (p *Plan) Effects() Effects {
 			how = append(how, deployText(svc))
 		}
 		e.Tasks = "every task is replaced: " + strings.Join(how, "; ")
+	case p.spotStrategyChanges():
+		e.Tasks = "every task is replaced after the stack update: the Spot fallback's function applies the new capacity-provider strategy with a deployment (deploymentStrategy) that CloudFormation does not wait on; during a fallback the service stays on on-demand, with the new base, until its return to Spot"
 	case newServices > 0:
 		e.Tasks = "a new service starts its tasks; the deployed ones keep running as they are"
 	default:
@@ -284,7 +314,7 @@ func (p *Plan) Effects() Effects {
 		e.Requests = "none is lost: the deploy fails or leaves something behind first (see the plan's broken invariants)"
 	case len(moves) > 0:
 		e.Requests = strings.Join(moves, "; ")
-	case len(rolled) > 0:
+	case len(rolled) > 0, p.spotStrategyChanges():
 		e.Requests = "none is lost: new tasks take requests only once healthy, and the old ones drain before they stop"
 	default:
 		e.Requests = "none is lost: nothing that serves them changes"
@@ -302,6 +332,9 @@ func (p *Plan) Effects() Effects {
 		e.Failure = "when the new tasks do not turn healthy or a deployment alarm fires, ECS rolls the service back to the running tasks and CloudFormation rolls the stack back: fix the cause and deploy again"
 	default:
 		e.Failure = "a failed stack update is rolled back by CloudFormation, and the service keeps running as it is"
+		if p.spotStrategyChanges() {
+			e.Failure += "; the function's deployment is not CloudFormation's: if its new tasks do not turn healthy, the circuit breaker rolls it back, and the fallback's log group says so"
+		}
 	}
 
 	if len(p.Steps) > 0 {
