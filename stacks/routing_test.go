@@ -54,7 +54,7 @@ func TestServicesConfigErrors(t *testing.T) {
 	const api = `"api": {"package": "./services/api", "paths": ["/api"], "priority": 100}`
 	tests := []struct{ services, want string }{
 		{`{"Api": {}}`, `services="Api": want a service name of lower-case letters`},
-		{`{"a-very-long-service-name": {}}`, `services="a-very-long-service-name"`},
+		{`{"a-service-name-longer-than-32-chars": {}}`, `services="a-service-name-longer-than-32-chars"`},
 		{`{"api": []}`, `services.api=`},
 		{`{"api": {"paths": ["/api"], "priority": 100}}`, `services.api=`},
 		{`{"api": {"package": "services/api", "paths": ["/api"], "priority": 100}}`, `services.api.package="services/api"`},
