@@ -123,6 +123,8 @@ var planCases = []planCase{
 	{name: "alarmLatencyP99Ms", key: "alarmLatencyP99Ms", set: map[string]any{"alarmLatencyP99Ms": "500"}, change: "1000 → 500"},
 	{name: "alarmCpuPercent", key: "alarmCpuPercent", set: map[string]any{"alarmCpuPercent": "80"}, change: "90 → 80"},
 	{name: "alarmMemoryPercent", key: "alarmMemoryPercent", set: map[string]any{"alarmMemoryPercent": "80"}, change: "90 → 80"},
+	{name: "environments-adopt", key: "environments", set: map[string]any{"environments": `{"production": {"account": "123456789012", "region": "eu-west-1", "adopt": true}, "staging": {"account": "111111111111", "region": "eu-west-1"}}`},
+		change: "the deployment becomes environment production (`adopt`), staging beside it", note: "staging is a new copy of every stack, in its own assembly (docs/environments.md)"},
 	{name: "services-add", key: "services", base: "shop", set: map[string]any{"services": planAPI, imageRootKey: "shop"}, change: "a service added"},
 	{name: "services-remove", key: "services", base: "services", set: map[string]any{"services": "{}"}, change: "a service removed"},
 	{name: "services-routing", key: "services", base: "services", set: map[string]any{"services": `{"api": {"package": "./services/api", "paths": ["/v1"], "priority": 100}}`}, change: "a service's paths",
@@ -168,7 +170,7 @@ func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[st
 				Outdir:                          jsii.String(dirs[name]),
 				BuiltinCloudFormationValidation: jsii.Bool(false),
 			})
-			build(app, cfg, mustImages(t, root, cfg), false)
+			assemble(app, cfg, mustImages(t, root, cfg), false)
 			app.Synth(nil)
 		})
 	}
