@@ -143,8 +143,8 @@ func map2keys[V any](m map[string]V) func(func(string) bool) {
 // TestEnvironmentAdoptionReplacesNothing proves the migration of an
 // existing single deployment: the plan tool's plan (TestPlans' case
 // environments-adopt) from today's app, account-bound, to the same app
-// become environment production (adopt), with staging beside it, changes
-// nothing and breaks no invariant.
+// become environment production (adopt), changes nothing and breaks no
+// invariant.
 func TestEnvironmentAdoptionReplacesNothing(t *testing.T) {
 	p := casePlans(t)["environments-adopt"]
 	if p == nil {
