@@ -61,6 +61,9 @@ type planCase struct {
 	want string
 	// steps, when set, is the safe order of deploys the plan must give.
 	steps [][]string
+	// env, when set, is the environment of set's environments key whose
+	// stacks the plan reads (plan.LoadEnvironment).
+	env string
 }
 
 var planCases = []planCase{
@@ -127,7 +130,7 @@ var planCases = []planCase{
 	// own, which this plan does not read: one environment keeps the synth
 	// cheap.
 	{name: "environments-adopt", key: "environments", set: map[string]any{"environments": `{"production": {"account": "123456789012", "region": "eu-west-1", "adopt": true}}`},
-		change: "the deployment becomes environment production (`adopt`)", note: "another environment is a new copy of every stack, in its own assembly (docs/environments.md)"},
+		env: "production", change: "the deployment becomes environment production (`adopt`)", note: "another environment is a new copy of every stack, in its own assembly (docs/environments.md)"},
 	{name: "services-add", key: "services", base: "shop", set: map[string]any{"services": planAPI, imageRootKey: "shop"}, change: "a service added"},
 	{name: "services-remove", key: "services", base: "services", set: map[string]any{"services": "{}"}, change: "a service removed"},
 	{name: "services-routing", key: "services", base: "services", set: map[string]any{"services": `{"api": {"package": "./services/api", "paths": ["/v1"], "priority": 100}}`}, change: "a service's paths",
@@ -253,7 +256,7 @@ func casePlans(t *testing.T) map[string]*plan.Plan {
 		if err != nil {
 			t.Fatal(err)
 		}
-		after, err := plan.Load(dirs[c.name])
+		after, err := plan.LoadEnvironment(dirs[c.name], c.env)
 		if err != nil {
 			t.Fatal(err)
 		}
