@@ -23,12 +23,16 @@ const maxEnvironmentName = 16
 
 // fixedKeys cannot differ between environments: appName names every
 // environment's stacks and resources (a second appName is a second app,
-// not an environment), and cpuArchitecture is the platform of the one
-// image the promotion ships from staging to production by digest (a
-// single-architecture image runs on one CPU).
+// not an environment); cpuArchitecture is the platform of the one image
+// the promotion ships from staging to production by digest (a
+// single-architecture image runs on one CPU); containerPort and
+// healthCheckPath are the contract that image was tested against (the e2e
+// test reads one environment's snapshots for all).
 var fixedKeys = map[string]string{
 	"appName":         "the app's name is the same in every environment: the environment's name is added to every name already",
 	"cpuArchitecture": "every environment runs the one image the promotion ships by digest, built for one architecture: set cpuArchitecture at the top level",
+	"containerPort":   "every environment runs the one image the promotion ships, tested against one contract (docs/contract.md): set containerPort at the top level",
+	"healthCheckPath": "every environment runs the one image the promotion ships, tested against one contract (docs/contract.md): set healthCheckPath at the top level",
 	"environments":    "environments do not nest",
 }
 

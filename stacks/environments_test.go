@@ -184,6 +184,7 @@ func TestEnvironmentsValidation(t *testing.T) {
 		{"unknown key", with("production", map[string]any{"minTask": 4}), `environments.production.minTask="4": unknown key of an environment (see docs/environments.md); did you mean minTasks?`},
 		{"appName", with("production", map[string]any{"appName": "other"}), `environments.production.appName="other": cannot differ between environments`},
 		{"cpuArchitecture", with("production", map[string]any{"cpuArchitecture": "x86_64"}), `environments.production.cpuArchitecture="x86_64": cannot differ between environments: every environment runs the one image`},
+		{"containerPort", with("production", map[string]any{"containerPort": 8080}), `environments.production.containerPort="8080": cannot differ between environments: every environment runs the one image the promotion ships`},
 		{"no account", with("production", map[string]any{"account": ""}), `environments.production.account="": an environment is deployed to one account and region`},
 		{"no region", with("production", map[string]any{"region": nil}), `environments.production.region="null": an environment is deployed to one account and region`},
 		{"bad name", with("Prod_1", nil), `environments="Prod_1": want an environment name of lower-case letters`},
