@@ -95,7 +95,7 @@ test-walkthrough: $(NODE)
 	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
 	go test -run '^TestRenameRepository$$' -count=1 ./cmd/rename -args -full
 
-## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and summarize the change per stack
+## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment (one directory per environment), and summarize the change per stack
 # The summary compares with the snapshots as git's index holds them, as
 # git diff does: resources added, removed, replaced and changed with their
 # values, and renames of the app counted on one line (cmd/snapdiff).
@@ -103,7 +103,11 @@ snapshots: $(NODE)
 	go test ./stacks -run '^TestDeploymentSnapshots$$' -count=1 -update
 	@before="$$(mktemp -d)"; trap 'rm -rf "$$before"' EXIT; \
 	git ls-files -z -- stacks/testdata/deployment | git checkout-index -z --stdin --prefix="$$before/"; \
-	go run ./cmd/snapdiff "$$before/stacks/testdata/deployment" stacks/testdata/deployment
+	for d in stacks/testdata/deployment $$(find stacks/testdata/deployment "$$before/stacks/testdata/deployment" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -u | sed 's|^|stacks/testdata/deployment/|'); do \
+		[ -n "$$(ls "$$d"/*.template.json "$$before/$$d"/*.template.json 2>/dev/null)" ] || continue; \
+		[ "$$d" = stacks/testdata/deployment ] || echo "environment $${d##*/}:"; \
+		mkdir -p "$$before/$$d" "$$d"; go run ./cmd/snapdiff "$$before/$$d" "$$d"; \
+	done
 	@git --no-pager diff --stat -- stacks/testdata/deployment
 	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
 	@echo "The whole change: git diff -- stacks/testdata/deployment"
