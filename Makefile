@@ -28,6 +28,15 @@ endif
 CDK_ARGS ?=
 STACKS ?= --all
 
+# ENV=<name> picks one environment of cdk.json's environments key for
+# synth, diff, deploy, plan, smoke, logs and destroy; without it they act
+# on the only one, or fail with the list (docs/environments.md). ENV_OF
+# sets env (the name, empty without environments), sel (the CDK CLI's
+# selector of its stacks), account and region in a recipe's shell; noglob keeps '<env>/*' a
+# pattern for the CLI.
+ENV ?=
+ENV_OF = set -f; out=$$(scripts/env.sh $@ '$(ENV)'); read -r env sel account region <<<"$$out" || true
+
 # The Go version CI installs: the Dockerfile's build image, which builds the
 # binary that ships.
 GO_VERSION := $(shell sed -n 's/^FROM .*golang:\([0-9.]*\)-.*/\1/p' Dockerfile)
@@ -50,9 +59,10 @@ GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/
 help:
 	@sed -n 's/^## \([a-z-]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 13
 
-## synth: write the CloudFormation templates to cdk.out/
+## synth: write the CloudFormation templates to cdk.out/, every environment's in cdk.out/assembly-<env>/ (ENV=<name> prints one environment's)
 synth: $(CDK) $(NODE)
-	$(CDK) synth $(CDK_ARGS)
+	@if [ -n '$(ENV)' ]; then $(ENV_OF); echo "$(CDK) synth $(CDK_ARGS) $$sel"; $(CDK) synth $(CDK_ARGS) $$sel; \
+	else echo "$(CDK) synth $(CDK_ARGS)"; $(CDK) synth $(CDK_ARGS); fi
 
 ## test: gofmt check, go vet (the integration and walkthrough tests too), the workflow lint and every test (cfn-lint included)
 test: $(NODE)
@@ -85,7 +95,7 @@ test-walkthrough: $(NODE)
 	go test -tags walkthrough -run '^TestWalkthrough$$' -count=1 -v -timeout 30m ./e2e
 	go test -run '^TestRenameRepository$$' -count=1 ./cmd/rename -args -full
 
-## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment, and summarize the change per stack
+## snapshots: accept your templates (from cdk.json) as the reviewed snapshots in stacks/testdata/deployment (one directory per environment), and summarize the change per stack
 # The summary compares with the snapshots as git's index holds them, as
 # git diff does: resources added, removed, replaced and changed with their
 # values, and renames of the app counted on one line (cmd/snapdiff).
@@ -93,7 +103,11 @@ snapshots: $(NODE)
 	go test ./stacks -run '^TestDeploymentSnapshots$$' -count=1 -update
 	@before="$$(mktemp -d)"; trap 'rm -rf "$$before"' EXIT; \
 	git ls-files -z -- stacks/testdata/deployment | git checkout-index -z --stdin --prefix="$$before/"; \
-	go run ./cmd/snapdiff "$$before/stacks/testdata/deployment" stacks/testdata/deployment
+	for d in stacks/testdata/deployment $$(find stacks/testdata/deployment "$$before/stacks/testdata/deployment" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -u | sed 's|^|stacks/testdata/deployment/|'); do \
+		[ -n "$$(ls "$$d"/*.template.json "$$before/$$d"/*.template.json 2>/dev/null)" ] || continue; \
+		[ "$$d" = stacks/testdata/deployment ] || echo "environment $${d##*/}:"; \
+		mkdir -p "$$before/$$d" "$$d"; go run ./cmd/snapdiff "$$before/$$d" "$$d"; \
+	done
 	@git --no-pager diff --stat -- stacks/testdata/deployment
 	@git status --short -- stacks/testdata/deployment | sed -n 's/^?? /new: /p'
 	@echo "The whole change: git diff -- stacks/testdata/deployment"
@@ -116,26 +130,33 @@ bootstrap: $(CDK) $(NODE)
 ## deploy: build and push the image, deploy all stacks in order (needs AWS credentials and Docker with BuildKit)
 deploy: export DOCKER_BUILDKIT := 1
 deploy: $(CDK) $(NODE)
-	scripts/preflight.sh $(CDK) $(CDK_ARGS)
-	$(CDK) deploy $(STACKS) --outputs-file cdk-outputs.json $(CDK_ARGS)
-	@# What is deployed now, for make plan BASE=cdk.out.deployed; a partial
-	@# deploy (STACKS=...) leaves the last full one.
-	@if [ "$(STACKS)" = "--all" ]; then rm -rf cdk.out.deployed && cp -R cdk.out cdk.out.deployed; fi
+	@$(ENV_OF); stacks='$(STACKS)'; outputs=cdk-outputs.json; \
+	if [ -n "$$env" ] && [ "$$stacks" = --all ]; then stacks=$$sel; fi; \
+	if [ -n "$$env" ]; then outputs=cdk-outputs.$$env.json; fi; \
+	FARGO_ENV="$$env" FARGO_ACCOUNT="$$account" FARGO_REGION="$$region" scripts/preflight.sh $(CDK) $(CDK_ARGS); \
+	echo "$(CDK) deploy $$stacks --outputs-file $$outputs $(CDK_ARGS)"; \
+	$(CDK) deploy $$stacks --outputs-file $$outputs $(CDK_ARGS); \
+	: What is deployed now, for make plan: a partial deploy leaves the last full one.; \
+	if [ '$(STACKS)' = --all ] && [ -z "$$env" ]; then rm -rf cdk.out.deployed && cp -R cdk.out cdk.out.deployed; fi; \
+	if [ '$(STACKS)' = --all ] && [ -n "$$env" ]; then mkdir -p cdk.out.deployed && rm -rf "cdk.out.deployed/$$env" && cp -R cdk.out "cdk.out.deployed/$$env"; fi
 
 ## diff: compare every stack's template with what is deployed (needs AWS credentials)
 diff: $(CDK) $(NODE)
-	$(CDK) diff $(CDK_ARGS)
+	@$(ENV_OF); echo "$(CDK) diff $(CDK_ARGS) $$sel"; $(CDK) diff $(CDK_ARGS) $$sel
 
-## plan: what deploying the app as it is would replace, interrupt or break, against BASE=cdk.out.deployed (kept by make deploy) or BASE=main (no AWS needed)
+## plan: what deploying the app as it is would replace, interrupt or break, against BASE=cdk.out.deployed (kept by make deploy; cdk.out.deployed/<env> with ENV) or BASE=main (no AWS needed)
 plan: $(CDK) $(NODE)
-	scripts/plan.sh $(CDK) '$(BASE)' $(CDK_ARGS)
+	@$(ENV_OF); base='$(BASE)'; if [ -n "$$env" ] && [ -z "$$base" ]; then base=cdk.out.deployed/$$env; fi; \
+	PLAN_ENV="$$env" scripts/plan.sh $(CDK) "$$base" $(CDK_ARGS)
 
 ## destroy: delete all stacks, service first (needs AWS credentials)
 destroy: $(CDK) $(NODE)
-	$(CDK) destroy $(STACKS) $(CDK_ARGS)
+	@$(ENV_OF); stacks='$(STACKS)'; if [ -n "$$env" ] && [ "$$stacks" = --all ]; then stacks=$$sel; fi; \
+	echo "$(CDK) destroy $$stacks $(CDK_ARGS)"; $(CDK) destroy $$stacks $(CDK_ARGS)
 
 ## smoke: check the health path and the probe (probePath in cdk.json, or SMOKE_PATH, SMOKE_STATUS, SMOKE_BODY) at the deployed URL; SERVICE=<name> with SMOKE_PATH for one of services
 smoke: $(NODE)
+	@$(ENV_OF); if [ -n "$$env" ]; then export OUTPUTS=cdk-outputs.$$env.json CONTRACT=stacks/testdata/deployment/$$env/contract.json; fi; \
 	scripts/smoke.sh
 
 ## live-rule: say whether the live production rule is the template's (before leaving a native strategy or changing a service's routing; FIX=1 writes it back when the weight is on the primary group; SERVICE=<name> for one of services; needs AWS credentials)
@@ -144,7 +165,8 @@ live-rule: $(NODE)
 
 ## logs: follow the service's logs (SERVICE=<name> for one of services), SINCE=10m back (needs AWS credentials and the AWS CLI version 2)
 logs: $(NODE)
-	@scripts/logs.sh
+	@$(ENV_OF); if [ -n "$$env" ]; then export OUTPUTS=cdk-outputs.$$env.json; fi; \
+	scripts/logs.sh
 
 ## integ: deploy a copy of the app under a new name, check it for real, destroy it (needs AWS credentials and Docker; 30-50 min, see docs/integration-test.md)
 integ: $(CDK) $(NODE)

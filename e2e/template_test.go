@@ -26,7 +26,7 @@ func scaled(d time.Duration) time.Duration { return d / timeScale }
 // synth writes from cdk.json, and contract.json beside them. Resources are
 // looked up by type across all the templates, so a resource may move
 // between stacks.
-var deploymentDir = filepath.Join("..", filepath.Dir(contract.File))
+var deploymentDir = contract.Dir("..")
 
 // settings are the production numbers the test reproduces, unscaled.
 type settings struct {

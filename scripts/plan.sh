@@ -8,7 +8,8 @@
 # environment-agnostic. It exits as the plan command does: 0 when the
 # deploy is safe, 1 when one deploy breaks an invariant (the plan prints the
 # safe order of deploys or the procedure; docs/plans.md), 2 on a usage or
-# input error. PLAN overrides the plan command (for the tests).
+# input error. PLAN overrides the plan command (for the tests). PLAN_ENV
+# names the environment (make plan ENV=...) both sides are read for.
 set -euo pipefail
 cdk=$1 base=${2:-}
 shift 2 || true
@@ -33,4 +34,8 @@ else
   exit 2
 fi
 "$cdk" synth --quiet "$@" >&2
-$plan "$before" cdk.out
+if [[ -n ${PLAN_ENV:-} ]]; then
+  $plan -env "$PLAN_ENV" "$before" cdk.out
+else
+  $plan "$before" cdk.out
+fi

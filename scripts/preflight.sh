@@ -7,19 +7,41 @@ set -euo pipefail
 cdk=$1
 shift
 
-# `cdk list` resolves credentials and the region exactly as `cdk deploy`
-# will, and synthesizes the app, so a bad setting stops here too.
-envs=$("$cdk" list --long --json "$@" | node -e '
-  const stacks = JSON.parse(require("fs").readFileSync(0, "utf8"));
-  console.log([...new Set(stacks.map(s => s.environment.account + " " + s.environment.region))].join("\n"));
-')
-if [[ $envs == *unknown-account* ]]; then
-  echo "make deploy: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then run it again" >&2
-  exit 1
+if [[ -n ${FARGO_ENV:-} ]]; then
+  # An environment's stacks name their account (FARGO_ACCOUNT, with
+  # FARGO_REGION, from its entry in cdk.json), so the CLI needs no
+  # credentials to list them: synthesize (a bad setting stops here), then
+  # ask AWS whose credentials these are.
+  "$cdk" list "$@" >/dev/null
+  what="make deploy ENV=$FARGO_ENV: environment $FARGO_ENV deploys to account $FARGO_ACCOUNT, region $FARGO_REGION"
+  if ! command -v aws >/dev/null; then
+    echo "$what: the AWS CLI (aws) is needed to check the credentials are that account's; install it, then run it again" >&2
+    exit 1
+  fi
+  if ! caller=$(aws sts get-caller-identity --query Account --output text 2>/dev/null); then
+    echo "$what: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) to that account's, then run it again" >&2
+    exit 1
+  fi
+  if [[ $caller != "$FARGO_ACCOUNT" ]]; then
+    echo "$what, but the credentials are account $caller's: set AWS_PROFILE to account $FARGO_ACCOUNT's, then run it again" >&2
+    exit 1
+  fi
+  echo "$what (its entry in cdk.json's environments chooses them; see docs/environments.md)"
+else
+  # `cdk list` resolves credentials and the region exactly as `cdk deploy`
+  # will, and synthesizes the app, so a bad setting stops here too.
+  envs=$("$cdk" list --long --json "$@" | node -e '
+    const stacks = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    console.log([...new Set(stacks.map(s => s.environment.account + " " + s.environment.region))].join("\n"));
+  ')
+  if [[ $envs == *unknown-account* ]]; then
+    echo "make deploy: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then run it again" >&2
+    exit 1
+  fi
+  while read -r account region; do
+    echo "make deploy: AWS account $account, region $region (AWS_REGION, your profile's region or -c region=... choose it; see README, Deploy)"
+  done <<<"$envs"
 fi
-while read -r account region; do
-  echo "make deploy: AWS account $account, region $region (AWS_REGION, your profile's region or -c region=... choose it; see README, Deploy)"
-done <<<"$envs"
 
 docker=${CDK_DOCKER:-docker}
 if ! "$docker" info >/dev/null 2>&1; then

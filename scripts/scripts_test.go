@@ -318,6 +318,13 @@ mkdir -p "$out"; echo "{\"args\": \"${args[*]}\"}" > "$out/manifest.json"`)
 		t.Errorf("saved assembly: exit %d, stdout %q, stderr %q; want %q", code, stdout, stderr, want)
 	}
 
+	// make plan ENV=...: the plan reads that environment of both sides.
+	fake(t, bin, "envplan", `echo "$*"`)
+	code, stdout, stderr = run(t, dir, bin, []string{"PLAN=envplan", "PLAN_ENV=production"}, "plan.sh", cdk, "saved")
+	if want := "-env production saved cdk.out\n"; code != 0 || stdout != want {
+		t.Errorf("PLAN_ENV: exit %d, stdout %q, stderr %q; want %q", code, stdout, stderr, want)
+	}
+
 	// Against a git revision: synthesized in a temporary worktree, without
 	// the change's arguments, and the worktree is gone afterwards.
 	repo := t.TempDir()
@@ -388,5 +395,131 @@ esac`)
 				t.Errorf("exit %d (want %d), modify-rule %q (want %q)\nstdout %s\nstderr %s", code, c.code, got, c.modify, stdout, stderr)
 			}
 		})
+	}
+}
+
+// envCdkJSON is a cdk.json with two environments, production adopting the
+// existing deployment.
+const envCdkJSON = `{"context": {"environments": {
+  "staging": {"account": "111111111111", "region": "eu-west-1"},
+  "production": {"account": "222222222222", "region": "us-east-1", "adopt": true}}}}`
+
+// TestEnv: which environment a make target acts on, and the selector of
+// its stacks.
+func TestEnv(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cdk.json"), []byte(envCdkJSON), 0o644)
+	for _, c := range []struct {
+		env, stdout, stderr string
+		code                int
+	}{
+		{"staging", "staging staging/* 111111111111 eu-west-1\n", "", 0},
+		{"production", "production --all 222222222222 us-east-1\n", "", 0},
+		{"", "", "make deploy: say which environment: ENV=production or ENV=staging (cdk.json has 2: production, staging)\n", 2},
+		{"prod", "", "make deploy: no environment prod in cdk.json; it has production, staging\n", 2},
+	} {
+		code, stdout, stderr := run(t, dir, t.TempDir(), nil, "env.sh", "deploy", c.env)
+		if code != c.code || stdout != c.stdout || stderr != c.stderr {
+			t.Errorf("ENV=%q: exit %d, stdout %q, stderr %q; want %d, %q, %q", c.env, code, stdout, stderr, c.code, c.stdout, c.stderr)
+		}
+	}
+	// One environment: ENV may be left out.
+	os.WriteFile(filepath.Join(dir, "cdk.json"), []byte(`{"context": {"environments": {"staging": {"account": "111111111111", "region": "eu-west-1"}}}}`), 0o644)
+	if code, stdout, _ := run(t, dir, t.TempDir(), nil, "env.sh", "smoke", ""); code != 0 || stdout != "staging staging/* 111111111111 eu-west-1\n" {
+		t.Errorf("the only environment: exit %d, stdout %q", code, stdout)
+	}
+	// No environments: nothing, and the targets act as before.
+	os.WriteFile(filepath.Join(dir, "cdk.json"), []byte(`{"context": {"appName": "fargo"}}`), 0o644)
+	if code, stdout, _ := run(t, dir, t.TempDir(), nil, "env.sh", "deploy", ""); code != 0 || stdout != "" {
+		t.Errorf("without environments: exit %d, stdout %q", code, stdout)
+	}
+	if code, _, stderr := run(t, dir, t.TempDir(), nil, "env.sh", "deploy", "staging"); code != 2 || !strings.Contains(stderr, "ENV=staging, but cdk.json has no environments key") {
+		t.Errorf("ENV without environments: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestPreflightEnvironment: make deploy ENV=... checks that the
+// credentials are the environment's account, naming the environment.
+func TestPreflightEnvironment(t *testing.T) {
+	bin := t.TempDir()
+	fake(t, bin, "cdk", `[[ "$*" == "list -c maxAzs=2" ]] || { echo "cdk: unexpected arguments: $*" >&2; exit 2; }`)
+	fake(t, bin, "aws", `[[ "$*" == "sts get-caller-identity --query Account --output text" ]] || exit 2
+[[ -n $CALLER ]] || { echo "Unable to locate credentials. You can configure credentials by running \"aws configure\"." >&2; exit 255; }
+echo "$CALLER"`)
+	fake(t, bin, "docker", `case $1 in info) ;; build) echo sha256:probe ;; esac`)
+	base := []string{"FARGO_ENV=production", "FARGO_ACCOUNT=222222222222", "FARGO_REGION=us-east-1"}
+	for _, c := range []struct {
+		caller, stdout, stderr string
+		code                   int
+	}{
+		{"", "", "make deploy ENV=production: environment production deploys to account 222222222222, region us-east-1: no AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) to that account's, then run it again\n", 1},
+		{"111111111111", "", "make deploy ENV=production: environment production deploys to account 222222222222, region us-east-1, but the credentials are account 111111111111's: set AWS_PROFILE to account 222222222222's, then run it again\n", 1},
+		{"222222222222", "make deploy ENV=production: environment production deploys to account 222222222222, region us-east-1 (its entry in cdk.json's environments chooses them; see docs/environments.md)\n", "", 0},
+	} {
+		code, stdout, stderr := run(t, t.TempDir(), bin, append(base, "CALLER="+c.caller), "preflight.sh", "cdk", "-c", "maxAzs=2")
+		if code != c.code || stdout != c.stdout || stderr != c.stderr {
+			t.Errorf("credentials of %q: exit %d, stdout %q, stderr %q\nwant exit %d, stdout %q, stderr %q", c.caller, code, stdout, stderr, c.code, c.stdout, c.stderr)
+		}
+	}
+}
+
+// TestMakeDeployEnvironment runs make deploy ENV=production with a fake
+// CDK CLI and no credentials: the preflight stops it, naming the
+// environment, before the CLI deploys anything; and make deploy without
+// ENV refuses with the list.
+func TestMakeDeployEnvironment(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed")
+	}
+	dir, bin := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cdk.json"), []byte(envCdkJSON), 0o644)
+	scripts, _ := filepath.Abs(".")
+	os.Symlink(scripts, filepath.Join(dir, "scripts"))
+	cli := filepath.Join(dir, ".cdk-cli")
+	os.MkdirAll(filepath.Join(cli, "node_modules", ".bin"), 0o755)
+	os.WriteFile(filepath.Join(cli, "package.json"), nil, 0o644)
+	os.WriteFile(filepath.Join(cli, "package-lock.json"), nil, 0o644)
+	log := filepath.Join(dir, "cdk.log")
+	time.Sleep(10 * time.Millisecond)
+	fake(t, filepath.Join(cli, "node_modules", ".bin"), "cdk", `echo "cdk $*" >> `+log+`; mkdir -p cdk.out`)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), nil, 0o644)
+	fake(t, bin, "aws", `echo "Unable to locate credentials." >&2; exit 255`)
+	makefile, _ := filepath.Abs("../Makefile")
+	mk := func(args ...string) (int, string) {
+		cmd := exec.Command("make", append([]string{"-s", "-f", makefile, "NODE="}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if err != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+		return code, string(out)
+	}
+	code, out := mk("deploy", "ENV=production")
+	if want := "make deploy ENV=production: environment production deploys to account 222222222222, region us-east-1: no AWS credentials"; code == 0 || !strings.Contains(out, want) {
+		t.Errorf("make deploy ENV=production without credentials: exit %d, output %q; want %q", code, out, want)
+	}
+	if data, _ := os.ReadFile(log); strings.Contains(string(data), "deploy") {
+		t.Errorf("the CLI deployed without credentials: %s", data)
+	}
+	code, out = mk("deploy")
+	if want := "make deploy: say which environment: ENV=production or ENV=staging"; code == 0 || !strings.Contains(out, want) {
+		t.Errorf("make deploy without ENV: exit %d, output %q; want %q", code, out, want)
+	}
+	// With credentials of the account, staging deploys its Stage's stacks
+	// and writes its own outputs.
+	fake(t, bin, "aws", `echo 111111111111`)
+	fake(t, bin, "docker", `case $1 in info) ;; build) echo sha256:probe ;; esac`)
+	os.Remove(log)
+	if code, out := mk("deploy", "ENV=staging"); code != 0 {
+		t.Fatalf("make deploy ENV=staging: exit %d: %s", code, out)
+	}
+	data, _ := os.ReadFile(log)
+	if want := "cdk deploy staging/* --outputs-file cdk-outputs.staging.json\n"; !strings.HasSuffix(string(data), want) {
+		t.Errorf("make deploy ENV=staging ran %q, want it to end with %q", data, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cdk.out.deployed", "staging")); err != nil {
+		t.Errorf("make deploy ENV=staging kept no assembly for make plan ENV=staging: %v", err)
 	}
 }

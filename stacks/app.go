@@ -22,6 +22,9 @@ type Stacks struct {
 	// Services are the stacks of the services key, in the order of
 	// Config.Services.
 	Services []*ServiceStack
+	// Environments are each environment's stacks, by name, when the app
+	// has environments; the fields above are then nil.
+	Environments map[string]*Stacks
 }
 
 // untaggable are resource types that the app tag skips: CDK 2.276's L1
@@ -39,8 +42,32 @@ var untaggable = []string{
 // Solutions checks. Each consumes the others through typed fields; CDK turns
 // those into cross-stack references (exports, see cdk.json) and deploy
 // order.
+//
+// With environments, each environment gets its own copy of the stacks,
+// inside a CDK Stage named after it, so that `cdk synth` writes its
+// assembly to cdk.out/assembly-<env> and `cdk deploy '<env>/*'` selects
+// it; the adopted environment's stacks stay at the top of the app, where
+// they were before environments, because a Stage changes names that
+// would replace resources of the running deployment
+// (docs/environments.md).
 func New(app awscdk.App, cfg Config, images *Images) *Stacks {
-	return build(app, cfg, images, true)
+	return assemble(app, cfg, images, true)
+}
+
+// assemble is New, with cdk-nag's checks when nag is true (see build).
+func assemble(app awscdk.App, cfg Config, images *Images, nag bool) *Stacks {
+	if len(cfg.Environments) == 0 {
+		return build(app, cfg, images, nag)
+	}
+	all := &Stacks{Environments: map[string]*Stacks{}}
+	for _, env := range cfg.Environments {
+		var scope constructs.Construct = app
+		if !env.Adopted {
+			scope = awscdk.NewStage(app, jsii.String(env.EnvName), &awscdk.StageProps{Env: env.env()})
+		}
+		all.Environments[env.EnvName] = build(scope, env, images, nag)
+	}
+	return all
 }
 
 // build adds the stacks to app (an app, or a stage of one), with cdk-nag's
@@ -49,7 +76,7 @@ func New(app awscdk.App, cfg Config, images *Images) *Stacks {
 func build(app constructs.Construct, cfg Config, images *Images, nag bool) *Stacks {
 	stackProps := func(name, description string) awscdk.StackProps {
 		return awscdk.StackProps{
-			StackName:   jsii.String(cfg.AppName + "-" + name),
+			StackName:   jsii.String(stackName(cfg, name)),
 			Description: jsii.String(description),
 			Env:         cfg.env(),
 		}

@@ -105,6 +105,16 @@ type Config struct {
 	// Services are the app's other services (the app's own Config only),
 	// sorted by name.
 	Services []Service
+
+	// EnvName is the environment this Config is for, from the
+	// environments key; empty without it. Adopted marks the environment
+	// that is the existing single deployment: its stacks keep today's
+	// names and sit outside a Stage (docs/environments.md).
+	EnvName string
+	Adopted bool
+	// Environments are the app's environments, each resolved whole (the
+	// top-level Config only), sorted by name; none without the key.
+	Environments []Config
 }
 
 // Probe is one request that shows the app works: GET Path must answer
@@ -250,6 +260,11 @@ var Defaults = map[string]any{
 	// `hosts` and/or `paths`, `priority`, and any per-service key; each its own stack and image
 	// (see docs/services.md).
 	"services": map[string]any{},
+	// The app's environments, such as staging and production: a name → `account`, `region`, any
+	// other key to override there (not `appName` or `cpuArchitecture`), `services` overrides and
+	// `adopt`; each its own copy of the stacks, `<appName>-<env>-Network`, ... (see
+	// docs/environments.md).
+	"environments": map[string]any{},
 }
 
 // Secret is where ECS reads one secret variable of the container: a
@@ -372,25 +387,75 @@ func LoadConfig(app awscdk.App, getenv func(string) string) (Config, error) {
 	return loadConfig(ctx, getenv)
 }
 
-// loadConfig reads Config from ctx (the app's context) over Defaults.
+// loadConfig reads Config from ctx (the app's context) over Defaults, and
+// each environment's from its layers (see resolve).
 func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) {
-	merged := maps.Clone(Defaults)
-	for key, v := range ctx {
-		if v != nil {
-			merged[key] = v
-		}
-	}
-	// given tells a key the user set from one a check takes from Defaults,
-	// so that an error can say which value is a default.
-	given := func(key string) bool { return ctx[key] != nil }
-	c, err := readConfig(merged, given, getenv, "")
+	c, err := loadEnvironment(ctx, nil, "", getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	if c.Services, err = readServices(merged, given, c, getenv); err != nil {
+	if c.Environments, err = readEnvironments(ctx, getenv); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// loadEnvironment reads the app's own Config and its services' in one
+// environment: env holds the environment's overrides (nil for the top
+// level) and name its name.
+func loadEnvironment(ctx, env map[string]any, name string, getenv func(string) string) (Config, error) {
+	prefix := ""
+	if name != "" {
+		prefix = "environments." + name + "."
+	}
+	merged, given := resolve(ctx, env, "", nil, nil)
+	c, err := readConfig(merged, given, getenv, prefix)
+	if err != nil {
+		return Config{}, err
+	}
+	c.EnvName = name
+	if c.Services, err = readServices(ctx, env, c, getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// resolve is where every value of one service in one environment comes
+// from, in one place, lowest first (the table in docs/environments.md):
+//
+//  1. the shipped Defaults;
+//  2. the top-level keys of ctx;
+//  3. the environment's keys (env);
+//  4. the service's entry in services (entry);
+//  5. the environment's override of that service (envEntry).
+//
+// The more specific layer wins: an environment is a setting of every
+// service in it, a service's entry its own choice everywhere, and the
+// environment's override of the service the narrowest of all. service is
+// empty for the app's own service, which has layers 1-3 only. Another
+// service does not inherit ownOnly keys from layers 2 and 3. given
+// reports the keys a layer above the Defaults sets, for messages that
+// tell a default from a choice.
+func resolve(ctx, env map[string]any, service string, entry, envEntry map[string]any) (map[string]any, func(string) bool) {
+	merged := maps.Clone(Defaults)
+	set := map[string]bool{}
+	apply := func(layer map[string]any, skip ...string) {
+		for k, v := range layer {
+			if v != nil && !slices.Contains(skip, k) {
+				merged[k] = v
+				set[k] = true
+			}
+		}
+	}
+	inherited := []string{}
+	if service != "" {
+		inherited = ownOnly
+	}
+	apply(ctx, inherited...)
+	apply(env, append([]string{"services", "adopt"}, inherited...)...)
+	apply(entry, serviceKeys...)
+	apply(envEntry)
+	return merged, func(k string) bool { return set[k] }
 }
 
 // readConfig reads and validates one service's Config from merged, the
@@ -398,7 +463,7 @@ func loadConfig(ctx map[string]any, getenv func(string) string) (Config, error) 
 // every key an error names: "services.<name>." for another service, empty
 // for the app's own.
 func readConfig(merged map[string]any, given func(string) bool, getenv func(string) string, prefix string) (Config, error) {
-	r := contextReader{ctx: merged, read: map[string]bool{"services": true}, prefix: prefix}
+	r := contextReader{ctx: merged, read: map[string]bool{"services": true, "environments": true}, prefix: prefix}
 	c := Config{
 		AppName:               r.str("appName"),
 		Account:               r.str("account"),

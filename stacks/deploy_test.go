@@ -202,9 +202,10 @@ var alternatives = map[string]any{
 // touchesTheRule are the keys whose change does reach the production rule,
 // and what makes that safe.
 var touchesTheRule = map[string]string{
-	"services": "another service is a stack of its own; the app's own rule stays byte-identical (TestServicesFixture, TestServicesAddRemoveReorder)",
-	"appName":  "a new name is a new set of stacks, with a rule of its own",
-	"account":  "another account is another deployment", "region": "another region is another deployment",
+	"services":     "another service is a stack of its own; the app's own rule stays byte-identical (TestServicesFixture, TestServicesAddRemoveReorder)",
+	"appName":      "a new name is a new set of stacks, with a rule of its own",
+	"environments": "an environment is a new set of stacks with a rule of its own, except the adopted one, whose templates stay byte-identical (TestEnvironmentAdoptionReplacesNothing)",
+	"account":      "another account is another deployment", "region": "another region is another deployment",
 	"vpcId": "another VPC replaces the target groups: a new deployment (README, Existing VPC)",
 	// Above zero it needs deploymentStrategy=rolling: see rolling below.
 	"requestsPerTarget": "needs deploymentStrategy=rolling",

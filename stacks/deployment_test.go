@@ -84,39 +84,70 @@ func indented(t *testing.T, v any) []byte {
 }
 
 // TestDeploymentSnapshots compares the user's templates and contract with
-// the reviewed snapshots.
+// the reviewed snapshots: with environments, each environment's in a
+// directory of its name.
 func TestDeploymentSnapshots(t *testing.T) {
-	s := userDeployment(t)
-	g := goldie.New(t, goldie.WithFixtureDir(deploymentDir), goldie.WithNameSuffix(""))
-	want := []string{"contract.json"}
-	for _, st := range s.all() {
-		want = append(want, *st.Node().Id()+".template.json")
+	checkSnapshots(t, userDeployment(t), deploymentDir, snapshotsHint)
+}
+
+// deploymentUnits returns s as the units that deploy on their own: s
+// itself, or each of its environments, by name.
+func deploymentUnits(t testing.TB, s *synthesized) map[string]*synthesized {
+	t.Helper()
+	if len(s.cfg.Environments) == 0 {
+		return map[string]*synthesized{"": s}
 	}
-	for _, name := range want {
-		t.Run(name, func(t *testing.T) {
-			var got []byte
-			if name == "contract.json" {
-				got = indented(t, contractOf(s.cfg))
-			} else {
-				got = assetHash.ReplaceAll(indented(t, toJSON(t, s.templates[strings.TrimSuffix(name, ".template.json")])), []byte("<asset-hash>"))
-			}
-			g.Assert(t, name, got)
-			if t.Failed() {
-				t.Log(snapshotsHint)
-			}
-		})
+	units := map[string]*synthesized{}
+	for _, c := range s.cfg.Environments {
+		units[c.EnvName] = s.environment(t, c.EnvName)
 	}
-	// A stack that is gone (vpcId drops Network) leaves no stale snapshot.
-	files, _ := filepath.Glob(filepath.Join(deploymentDir, "*.json"))
-	for _, f := range files {
-		if slices.Contains(want, filepath.Base(f)) {
+	return units
+}
+
+// checkSnapshots compares s's templates and contract with the snapshots in
+// dir (dir/<env>/ for each environment); hint says how to accept a change.
+func checkSnapshots(t *testing.T, s *synthesized, dir, hint string) {
+	g := goldie.New(t, goldie.WithFixtureDir(dir), goldie.WithNameSuffix(""))
+	var want []string
+	units := deploymentUnits(t, s)
+	for _, env := range slices.Sorted(maps.Keys(units)) {
+		u := units[env]
+		names := []string{"contract.json"}
+		for id := range u.templates {
+			names = append(names, id+".template.json")
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			file := filepath.Join(env, name)
+			want = append(want, file)
+			t.Run(file, func(t *testing.T) {
+				var got []byte
+				if name == "contract.json" {
+					got = indented(t, contractOf(u.cfg))
+				} else {
+					got = assetHash.ReplaceAll(indented(t, toJSON(t, u.templates[strings.TrimSuffix(name, ".template.json")])), []byte("<asset-hash>"))
+				}
+				g.Assert(t, file, got)
+				if t.Failed() {
+					t.Log(hint)
+				}
+			})
+		}
+	}
+	// A stack that is gone (vpcId drops Network) or an environment that
+	// is (or snapshots from before environments) leaves no stale snapshot.
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+	for _, f := range append(files, more...) {
+		rel, _ := filepath.Rel(dir, f)
+		if slices.Contains(want, rel) {
 			continue
 		}
 		if flag.Lookup("update").Value.String() == "true" {
 			os.Remove(f)
 			continue
 		}
-		t.Errorf("stacks/%s: no such stack or file any more; %s", f, snapshotsHint)
+		t.Errorf("stacks/%s: no such stack or file any more; %s", f, hint)
 	}
 }
 
@@ -174,13 +205,18 @@ func serviceDeployments(t *testing.T, s *synthesized) []serviceDeployment {
 
 // eachService runs check as a subtest for each service of the user's app,
 // or of apps[0] when given.
+//
+// With environments, it runs for each service of each environment.
 func eachService(t *testing.T, check func(t *testing.T, cfg Config, all map[string]map[string]any), apps ...*synthesized) {
 	s := userDeployment(t)
 	if len(apps) > 0 {
 		s = apps[0]
 	}
-	for _, d := range serviceDeployments(t, s) {
-		t.Run(d.name, func(t *testing.T) { check(t, d.cfg, d.all) })
+	units := deploymentUnits(t, s)
+	for _, env := range slices.Sorted(maps.Keys(units)) {
+		for _, d := range serviceDeployments(t, units[env]) {
+			t.Run(filepath.Join(env, d.name), func(t *testing.T) { check(t, d.cfg, d.all) })
+		}
 	}
 }
 
@@ -457,9 +493,16 @@ func TestDeploymentNoWildcardIAM(t *testing.T) {
 }
 
 func TestDeploymentContractIsTheConfig(t *testing.T) {
+	units := deploymentUnits(t, userDeployment(t))
+	for _, env := range slices.Sorted(maps.Keys(units)) {
+		t.Run(env, func(t *testing.T) { checkContractIsTheConfig(t, units[env]) })
+	}
+}
+
+func checkContractIsTheConfig(t *testing.T, s *synthesized) {
 	// contract.json holds the values of cdk.json as LoadConfig reads them,
 	// with every key a context key.
-	c := contractOf(userDeployment(t).cfg)
+	c := contractOf(s.cfg)
 	var fields map[string]any
 	if err := json.Unmarshal(indented(t, c), &fields); err != nil {
 		t.Fatal(err)
@@ -471,7 +514,7 @@ func TestDeploymentContractIsTheConfig(t *testing.T) {
 	}
 	// The secrets the e2e tests stand in for are those ECS sets.
 	var names []string
-	list, _ := webContainer(t, deployed(t))["Secrets"].([]any)
+	list, _ := webContainer(t, resourcesOf(t, s))["Secrets"].([]any)
 	for _, s := range list {
 		names = append(names, fmt.Sprint(path(s, "Name")))
 	}

@@ -27,6 +27,7 @@ var keyAliases = map[string]keyAlias{
 	"variables":         {keys: []string{"environment"}},
 	"vars":              {keys: []string{"environment"}},
 	"envvars":           {keys: []string{"environment"}},
+	"env":               {keys: []string{"environment"}},
 	"hostport":          {keys: []string{"containerPort"}},
 	"listenport":        {keys: []string{"containerPort"}},
 	"healthcheckurl":    {keys: []string{"healthCheckPath"}},

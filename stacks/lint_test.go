@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 )
 
 // requireTool skips a test that needs a program this machine lacks, with
@@ -94,9 +96,11 @@ func TestCfnLint(t *testing.T) {
 	// And the three-service fixture, whose other services' stacks no
 	// variant has.
 	apps = append(apps, shopApp(t))
+	// And the environments fixture, each environment in its assembly.
+	apps = append(apps, environments(t))
 	for _, s := range apps {
 		for _, st := range s.all() {
-			f := filepath.Join(s.outdir, *st.Node().Id()+".template.json")
+			f := filepath.Join(*awscdk.Stage_Of(st).Outdir(), *st.TemplateFile())
 			b, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

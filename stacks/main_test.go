@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -256,23 +258,68 @@ func synthApp(t testing.TB, app awscdk.App, env map[string]string, edits ...func
 			edit(s.stacks)
 		}
 		for _, st := range s.all() {
-			s.templates[*st.Node().Id()] = assertions.Template_FromStack(st, nil)
+			s.templates[templateKey(s.stacks, st)] = assertions.Template_FromStack(st, nil)
 		}
 	})
 	return s
 }
 
-// all returns the stacks in deploy order: four, or three with vpcId.
-func (s *synthesized) all() []awscdk.Stack {
-	var all []awscdk.Stack
-	if s.stacks.Network != nil {
-		all = append(all, s.stacks.Network.Stack)
+// templateKey is the stack's construct id, after its environment's name
+// and a slash when the app has environments (the adopted one's too).
+func templateKey(all *Stacks, st awscdk.Stack) string {
+	for env, e := range all.Environments {
+		for _, s := range stacksOf(e) {
+			if *s.Node().Path() == *st.Node().Path() {
+				return env + "/" + *st.Node().Id()
+			}
+		}
 	}
-	all = append(all, s.stacks.LoadBalancer.Stack, s.stacks.Cluster.Stack, s.stacks.Service.Stack)
-	for _, st := range s.stacks.Services {
-		all = append(all, st.Stack)
+	return *st.Node().Id()
+}
+
+// all returns the stacks in deploy order: four, or three with vpcId; with
+// environments, each environment's, by the environment's name.
+func (s *synthesized) all() []awscdk.Stack {
+	return stacksOf(s.stacks)
+}
+
+func stacksOf(st *Stacks) []awscdk.Stack {
+	var all []awscdk.Stack
+	if st.Environments != nil {
+		for _, env := range slices.Sorted(maps.Keys(st.Environments)) {
+			all = append(all, stacksOf(st.Environments[env])...)
+		}
+		return all
+	}
+	if st.Network != nil {
+		all = append(all, st.Network.Stack)
+	}
+	all = append(all, st.LoadBalancer.Stack, st.Cluster.Stack, st.Service.Stack)
+	for _, svc := range st.Services {
+		all = append(all, svc.Stack)
 	}
 	return all
+}
+
+// environment returns environment env of s, an app with environments, as
+// an app of its own: its Config and stacks, its templates by construct id.
+func (s *synthesized) environment(t testing.TB, env string) *synthesized {
+	t.Helper()
+	e := &synthesized{app: s.app, outdir: s.outdir, stacks: s.stacks.Environments[env], templates: map[string]assertions.Template{}}
+	for _, c := range s.cfg.Environments {
+		if c.EnvName == env {
+			e.cfg = c
+		}
+	}
+	if e.stacks == nil || e.cfg.EnvName == "" {
+		t.Fatalf("no environment %q", env)
+	}
+	for key, tpl := range s.templates {
+		if id, ok := strings.CutPrefix(key, env+"/"); ok {
+			e.templates[id] = tpl
+		}
+	}
+	return e
 }
 
 // imageRootKey is a test-only context key: the repository whose images an

@@ -61,6 +61,9 @@ type planCase struct {
 	want string
 	// steps, when set, is the safe order of deploys the plan must give.
 	steps [][]string
+	// env, when set, is the environment of set's environments key whose
+	// stacks the plan reads (plan.LoadEnvironment).
+	env string
 }
 
 var planCases = []planCase{
@@ -123,6 +126,11 @@ var planCases = []planCase{
 	{name: "alarmLatencyP99Ms", key: "alarmLatencyP99Ms", set: map[string]any{"alarmLatencyP99Ms": "500"}, change: "1000 → 500"},
 	{name: "alarmCpuPercent", key: "alarmCpuPercent", set: map[string]any{"alarmCpuPercent": "80"}, change: "90 → 80"},
 	{name: "alarmMemoryPercent", key: "alarmMemoryPercent", set: map[string]any{"alarmMemoryPercent": "80"}, change: "90 → 80"},
+	// An environment beside it would be new stacks in an assembly of its
+	// own, which this plan does not read: one environment keeps the synth
+	// cheap.
+	{name: "environments-adopt", key: "environments", set: map[string]any{"environments": `{"production": {"account": "123456789012", "region": "eu-west-1", "adopt": true}}`},
+		env: "production", change: "the deployment becomes environment production (`adopt`)", note: "another environment is a new copy of every stack, in its own assembly (docs/environments.md)"},
 	{name: "services-add", key: "services", base: "shop", set: map[string]any{"services": planAPI, imageRootKey: "shop"}, change: "a service added"},
 	{name: "services-remove", key: "services", base: "services", set: map[string]any{"services": "{}"}, change: "a service removed"},
 	{name: "services-routing", key: "services", base: "services", set: map[string]any{"services": `{"api": {"package": "./services/api", "paths": ["/v1"], "priority": 100}}`}, change: "a service's paths",
@@ -168,7 +176,7 @@ func synthPlanAssemblies(t *testing.T, configs map[string]map[string]any) map[st
 				Outdir:                          jsii.String(dirs[name]),
 				BuiltinCloudFormationValidation: jsii.Bool(false),
 			})
-			build(app, cfg, mustImages(t, root, cfg), false)
+			assemble(app, cfg, mustImages(t, root, cfg), false)
 			app.Synth(nil)
 		})
 	}
@@ -248,7 +256,7 @@ func casePlans(t *testing.T) map[string]*plan.Plan {
 		if err != nil {
 			t.Fatal(err)
 		}
-		after, err := plan.Load(dirs[c.name])
+		after, err := plan.LoadEnvironment(dirs[c.name], c.env)
 		if err != nil {
 			t.Fatal(err)
 		}

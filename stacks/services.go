@@ -41,7 +41,7 @@ var serviceKeys = []string{"package", "directory", "hosts", "paths", "priority"}
 // service: a service's entry may not set them.
 var appKeys = []string{
 	"appName", "account", "region", "vpcId", "maxAzs", "natGateways",
-	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn", "services",
+	"domainName", "hostedZoneId", "hostedZoneName", "certificateArn", "services", "environments",
 }
 
 // ownOnly are the keys a service does not inherit from the top level: it
@@ -62,11 +62,15 @@ var serviceNamePattern = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
 // between the app's and the service's.
 const maxServiceName = 32
 
-// readServices reads the services key: each entry resolved over top (the
-// merged context the app's own service was read from) by resolveService.
-// base is the app's own, validated Config.
-func readServices(top map[string]any, given func(string) bool, base Config, getenv func(string) string) ([]Service, error) {
-	raw := top["services"]
+// readServices reads the services key of ctx, the user's context, in the
+// environment whose overrides env holds (nil for the top level): each
+// entry resolved by resolve. base is the app's own, validated Config in
+// that environment.
+func readServices(ctx, env map[string]any, base Config, getenv func(string) string) ([]Service, error) {
+	raw := ctx["services"]
+	if raw == nil {
+		return nil, nil
+	}
 	if s, isString := raw.(string); isString {
 		if err := json.Unmarshal([]byte(s), &raw); err != nil {
 			return nil, &ConfigError{Key: "services", Value: s, Allowed: `want a JSON object such as {"api": {"package": "./services/api", "paths": ["/api"], "priority": 100}}`}
@@ -86,7 +90,7 @@ func readServices(top map[string]any, given func(string) bool, base Config, gete
 		if !ok {
 			return nil, &ConfigError{Key: key, Value: compact(entries[name]), Allowed: `want an object such as {"package": "./services/api", "paths": ["/api"], "priority": 100}`}
 		}
-		s, err := resolveService(top, given, name, entry, getenv)
+		s, err := resolveService(ctx, env, base.EnvName, name, entry, getenv)
 		if err != nil {
 			return nil, err
 		}
@@ -98,17 +102,11 @@ func readServices(top map[string]any, given func(string) bool, base Config, gete
 	return out, nil
 }
 
-// resolveService is where a service's every value comes from, in one
-// place, lowest first: the shipped Defaults, the top-level keys (the app's
-// own service, in top already merged over Defaults) except ownOnly, and
-// the service's entry. Environments will add their layer here.
-func resolveService(top map[string]any, given func(string) bool, name string, entry map[string]any, getenv func(string) string) (Service, error) {
+// resolveService reads one service of services in one environment (envName
+// and its overrides env, or none): its values come from resolve, its code
+// and routing from its entry alone.
+func resolveService(ctx, env map[string]any, envName, name string, entry map[string]any, getenv func(string) string) (Service, error) {
 	key := "services." + name
-	merged := maps.Clone(top)
-	delete(merged, "services")
-	for _, k := range ownOnly {
-		merged[k] = Defaults[k]
-	}
 	s := Service{Name: name}
 	for _, k := range slices.Sorted(maps.Keys(entry)) {
 		v := entry[k]
@@ -125,20 +123,18 @@ func resolveService(top map[string]any, given func(string) bool, name string, en
 			}
 			return Service{}, &ConfigError{Key: key + "." + k, Value: compact(v), Allowed: hint}
 		}
-		if v != nil {
-			merged[k] = v
-		}
 	}
-	// A key is the user's when the entry sets it, or the top level does
-	// and the service inherits it.
-	givenHere := func(k string) bool {
-		return entry[k] != nil || (given(k) && !slices.Contains(ownOnly, k))
+	merged, given := resolve(ctx, env, name, entry, environmentOverrides(env, name))
+	prefix := key + "."
+	if envName != "" {
+		prefix = "environments." + envName + "." + prefix
 	}
-	cfg, err := readConfig(merged, givenHere, getenv, key+".")
+	cfg, err := readConfig(merged, given, getenv, prefix)
 	if err != nil {
 		return Service{}, err
 	}
 	cfg.Service = name
+	cfg.EnvName = envName
 	s.Config = cfg
 	if err := s.readCode(entry, key); err != nil {
 		return Service{}, err

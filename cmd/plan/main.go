@@ -9,13 +9,15 @@
 // With -destroy it checks the order cdk destroy deletes ASSEMBLY's
 // resources in instead.
 //
-//	go run ./cmd/plan [-schemas DIR] BEFORE AFTER
+//	go run ./cmd/plan [-schemas DIR] [-env NAME] BEFORE AFTER
 //	go run ./cmd/plan -destroy ASSEMBLY
 //
 // BEFORE and AFTER are cdk.out directories (make plan BASE=... runs it). The
 // create-only properties come from the resource schemas that cfn-lint
 // ships (found through python3, or -schemas: its data/schemas directory).
-// It exits 1 when the plan breaks an invariant (docs/plans.md), 2 on a
+// With -env, each side is that environment's assembly: the nested one of
+// its CDK Stage, or the top-level stacks of the adopted environment
+// (docs/environments.md). It exits 1 when the plan breaks an invariant (docs/plans.md), 2 on a
 // usage or input error.
 package main
 
@@ -29,9 +31,10 @@ import (
 
 func main() {
 	schemaDir := flag.String("schemas", "", "cfn-lint's data/schemas directory (default: the installed cfn-lint's)")
+	env := flag.String("env", "", "the environment of the app's environments key to compare, in both assemblies")
 	destroy := flag.Bool("destroy", false, "check what cdk destroy of one cdk.out directory does")
 	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "usage: plan [-schemas DIR] BEFORE AFTER (two cdk.out directories), or plan -destroy ASSEMBLY")
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: plan [-schemas DIR] [-env NAME] BEFORE AFTER (two cdk.out directories), or plan -destroy ASSEMBLY")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -40,7 +43,7 @@ func main() {
 			flag.Usage()
 			os.Exit(2)
 		}
-		a, err := plan.Load(flag.Arg(0))
+		a, err := plan.LoadEnvironment(flag.Arg(0), *env)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "plan:", err)
 			os.Exit(2)
@@ -59,7 +62,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	p, err := run(*schemaDir, flag.Arg(0), flag.Arg(1))
+	p, err := run(*schemaDir, *env, flag.Arg(0), flag.Arg(1))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plan:", err)
 		os.Exit(2)
@@ -70,18 +73,18 @@ func main() {
 	}
 }
 
-func run(schemaDir, beforeDir, afterDir string) (*plan.Plan, error) {
+func run(schemaDir, env, beforeDir, afterDir string) (*plan.Plan, error) {
 	if schemaDir == "" {
 		var err error
 		if schemaDir, err = plan.CfnLintSchemas(); err != nil {
 			return nil, err
 		}
 	}
-	before, err := plan.Load(beforeDir)
+	before, err := plan.LoadEnvironment(beforeDir, env)
 	if err != nil {
 		return nil, err
 	}
-	after, err := plan.Load(afterDir)
+	after, err := plan.LoadEnvironment(afterDir, env)
 	if err != nil {
 		return nil, err
 	}

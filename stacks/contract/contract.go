@@ -35,10 +35,26 @@ type Contract struct {
 	Secrets []string `json:"secrets"`
 }
 
-// Read reads File below root, the module root, and fails on a key it does
+// Dir is the directory below root whose snapshots the e2e test and make
+// integ read: File's, or with environments (each environment's snapshots
+// in a directory of its name, docs/environments.md) the first
+// environment's by name. Every environment runs the one image, with the
+// same port and health check path, so any of them describes the app.
+func Dir(root string) string {
+	dir := filepath.Join(root, filepath.Dir(File))
+	if _, err := os.Stat(filepath.Join(root, File)); err == nil {
+		return dir
+	}
+	if envs, _ := filepath.Glob(filepath.Join(dir, "*", filepath.Base(File))); len(envs) > 0 {
+		return filepath.Dir(envs[0])
+	}
+	return dir
+}
+
+// Read reads File below root (in Dir), the module root, and fails on a key it does
 // not know or a probe it cannot send.
 func Read(root string) (Contract, error) {
-	path := filepath.Join(root, File)
+	path := filepath.Join(Dir(root), filepath.Base(File))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Contract{}, fmt.Errorf("%v: make snapshots writes it", err)

@@ -68,3 +68,18 @@ func TestReadSecretNames(t *testing.T) {
 		t.Error("probePath /notes is no health check")
 	}
 }
+
+// TestReadAnEnvironment: with environments the snapshots are per
+// environment, and Read takes the first environment's by name.
+func TestReadAnEnvironment(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, filepath.Dir(File))
+	for env, path := range map[string]string{"production": "/prod", "staging": "/staging"} {
+		os.MkdirAll(filepath.Join(dir, env), 0o755)
+		os.WriteFile(filepath.Join(dir, env, "contract.json"), []byte(`{"probePath": "`+path+`", "probeStatus": 200, "healthCheckPath": "/h"}`), 0o644)
+	}
+	c, err := Read(root)
+	if err != nil || c.ProbePath != "/prod" || Dir(root) != filepath.Join(dir, "production") {
+		t.Errorf("Read = %+v, %v; Dir = %s", c, err, Dir(root))
+	}
+}
