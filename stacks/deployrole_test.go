@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +26,13 @@ var deployRoleApps = map[string]map[string]any{
 	},
 }
 
+// envRoleApps are deploy-role apps for one environment each, as make
+// deploy-role ENV=... makes them: "" is ENV not given.
+var envRoleApps = map[string]map[string]any{
+	"":        {"githubRepo": "octo-org@1234567/fargo@890123456", "githubEnvironment": ""},
+	"staging": {"githubRepo": "octo-org@1234567/fargo@890123456", "githubEnvironment": "staging"},
+}
+
 // deployRoleBuilt holds each, synthesized once (jsii is not thread-safe:
 // no t.Parallel).
 var deployRoleBuilt = map[string]*synthesizedRole{}
@@ -43,7 +51,11 @@ func deployRole(t *testing.T, name string) *synthesizedRole {
 	if s := deployRoleBuilt[name]; s != nil {
 		return s
 	}
-	app := newApp(t, deployRoleApps[name])
+	ctx, ok := deployRoleApps[name]
+	if !ok {
+		ctx = envRoleApps[strings.TrimPrefix(name, "env:")]
+	}
+	app := newApp(t, ctx)
 	cfg, err := LoadDeployRoleConfig(app)
 	if err != nil {
 		t.Fatal(err)
@@ -308,6 +320,8 @@ func TestDeployRoleConfigErrors(t *testing.T) {
 		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/accounts.google.com", `invalid context value githubOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/accounts.google.com": want empty (create the provider) or the ARN of the account's provider for token.actions.githubusercontent.com`},
 		{"@aws-cdk/core:bootstrapQualifier", "much-too-long", `invalid context value @aws-cdk/core:bootstrapQualifier="much-too-long": want the qualifier given to cdk bootstrap`},
 		{"appName", "9lives", `invalid context value appName="9lives"`},
+		{"githubEnvironment", "Staging", `invalid context value githubEnvironment="Staging": want empty (production) or the GitHub environment`},
+		{"githubEnvironment", "staging:*", `invalid context value githubEnvironment="staging:*"`},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s=%v", tt.key, tt.value), func(t *testing.T) {
@@ -345,6 +359,75 @@ func TestDeployRoleKeysAreDocumented(t *testing.T) {
 		if k != "appName" && !strings.Contains(section, "`"+k+"`") {
 			t.Errorf("context key %q is not in docs/ci.md", k)
 		}
+	}
+}
+
+// Without ENV, make deploy-role makes today's role: the same stack name
+// and, byte for byte, the template that stacks/testdata/DeployRole.template.json
+// holds (written by the version before environments); ENV=production is
+// the same configuration.
+func TestDeployRoleWithoutEnvironmentIsUnchanged(t *testing.T) {
+	golden := filepath.Join("testdata", "DeployRole.template.json")
+	for _, name := range []string{"create", "env:"} {
+		s := deployRole(t, name)
+		if got := *s.stack.StackName(); got != "fargo-DeployRole" {
+			t.Errorf("%s: stack name %s, want fargo-DeployRole", name, got)
+		}
+		got, err := json.MarshalIndent(toJSON(t, s.template), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flag.Lookup("update").Value.String() == "true" {
+			if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(want) != string(got)+"\n" {
+			t.Errorf("%s: the deploy role's template differs from %s", name, golden)
+		}
+	}
+	base := map[string]any{"appName": "fargo", "githubRepo": "octo-org@1234567/fargo@890123456"}
+	implicit, err := loadDeployRoleConfig(func(k string) any { return base[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	base["githubEnvironment"] = "production"
+	explicit, err := loadDeployRoleConfig(func(k string) any { return base[k] })
+	if err != nil || explicit != implicit {
+		t.Errorf("ENV=production gives %+v (%v), without ENV %+v", explicit, err, implicit)
+	}
+}
+
+// Another environment gets a role of its own, in a stack of its own name,
+// that trusts its own environment's jobs and no other's.
+func TestDeployRolePerEnvironment(t *testing.T) {
+	s := deployRole(t, "env:staging")
+	if got := *s.stack.StackName(); got != "fargo-staging-DeployRole" {
+		t.Errorf("stack name %s, want fargo-staging-DeployRole", got)
+	}
+	st := trust(t, s)[0].(map[string]any)
+	for sub, want := range map[string]bool{
+		"repo:octo-org@1234567/fargo@890123456:environment:staging":    true,
+		"repo:octo-org/fargo:environment:staging":                      true,
+		"repo:octo-org@1234567/fargo@890123456:environment:production": false,
+		"repo:octo-org/fargo:environment:production":                   false,
+		"repo:octo-org/fargo:ref:refs/heads/main":                      false,
+	} {
+		if got := allows(st, map[string]string{"aud": "sts.amazonaws.com", "sub": sub}); got != want {
+			t.Errorf("staging's role accepts %s: %v, want %v", sub, got, want)
+		}
+	}
+	// And production's refuses staging's jobs.
+	prod := trust(t, deployRole(t, "create"))[0].(map[string]any)
+	if allows(prod, map[string]string{"aud": "sts.amazonaws.com", "sub": "repo:octo-org/fargo:environment:staging"}) {
+		t.Error("production's role accepts the staging environment's jobs")
+	}
+	for _, f := range append(s.findings, s.annotations...) {
+		t.Errorf("staging: %s", f)
 	}
 }
 
