@@ -57,9 +57,9 @@ type DeployRoleConfig struct {
 var (
 	// repoPattern is the repository with its ids, as GitHub's immutable
 	// subject claim names it: owner@owner-id/name@repo-id.
-	repoPattern        = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38})@([1-9][0-9]{0,19})/([A-Za-z0-9._-]{0,99}[A-Za-z0-9_-])@([1-9][0-9]{0,19})$`)
-	oidcProviderARN    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/` + regexp.QuoteMeta(githubOIDCIssuer) + `$`)
-	qualifierPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
+	repoPattern      = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38})@([1-9][0-9]{0,19})/([A-Za-z0-9._-]{0,99}[A-Za-z0-9_-])@([1-9][0-9]{0,19})$`)
+	oidcProviderARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/` + regexp.QuoteMeta(githubOIDCIssuer) + `$`)
+	qualifierPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
 	// environmentPattern fits both a GitHub environment's name and a part
 	// of a stack name, <appName>-<env>-DeployRole.
 	environmentPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
