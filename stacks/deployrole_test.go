@@ -167,7 +167,9 @@ func TestDeployRoleTrustPolicyPerSubjectFormat(t *testing.T) {
 	}
 }
 
-// The deploy job is the one that names the environment the role trusts.
+// The production deploy jobs, with environments (production) and without
+// (deploy), are the ones that name the environment the role trusts; the
+// promotion's checks are scripts/workflow_test.go's.
 func TestDeployWorkflowUsesTheTrustedEnvironment(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "deploy.yml"))
 	if err != nil {
@@ -177,16 +179,18 @@ func TestDeployWorkflowUsesTheTrustedEnvironment(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("deploy.yml: %v", errs[0])
 	}
-	job := wf.Jobs["deploy"]
-	if job == nil {
-		t.Fatal("deploy.yml has no deploy job")
-	}
-	if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != deployEnvironment {
-		t.Errorf("deploy.yml: the deploy job's environment is not %q, the one the role trusts", deployEnvironment)
+	for _, id := range []string{"deploy", "production"} {
+		job := wf.Jobs[id]
+		if job == nil {
+			t.Fatalf("deploy.yml has no %s job", id)
+		}
+		if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != deployEnvironment {
+			t.Errorf("deploy.yml: the %s job's environment is not %q, the one the role trusts", id, deployEnvironment)
+		}
 	}
 	for id, other := range wf.Jobs {
-		if id != "deploy" && other.Environment != nil {
-			t.Errorf("deploy.yml: job %s names an environment too", id)
+		if id != "deploy" && id != "production" && other.Environment != nil && other.Environment.Name != nil && other.Environment.Name.Value == deployEnvironment {
+			t.Errorf("deploy.yml: job %s names the %s environment too", id, deployEnvironment)
 		}
 	}
 }
