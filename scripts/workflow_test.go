@@ -151,8 +151,32 @@ func promotionProblems(src []byte) []string {
 			last = i
 		}
 	}
-	order("staging", regexp.MustCompile(`^make deploy ENV=staging `), stagingSmoke, regexp.MustCompile(`^go run ./cmd/promote export -assembly cdk.out/assembly-staging -layout verified-images `))
-	order("production", regexp.MustCompile(`^go run ./cmd/promote push -assembly cdk.out/assembly-production -layout verified-images `), regexp.MustCompile(`^make deploy ENV=production `), regexp.MustCompile(`^make smoke ENV=production$`))
+	order("staging", regexp.MustCompile(`^make deploy ENV=staging `), stagingSmoke, regexp.MustCompile(`^go run ./cmd/promote export -assembly "\$ASSEMBLY" -layout verified-images `))
+	order("production", regexp.MustCompile(`^go run ./cmd/promote push -assembly "\$ASSEMBLY" -layout verified-images `), regexp.MustCompile(`^make deploy ENV=production `), regexp.MustCompile(`^make smoke ENV=production$`))
+
+	// Each promote step reads its own environment's assembly, as synth
+	// found it: pushing from staging's would write to staging's repository.
+	for _, id := range []string{"staging", "production"} {
+		i := stepIndex(wf.Jobs[id], regexp.MustCompile(`^go run ./cmd/promote `))
+		if i < 0 {
+			continue // said above
+		}
+		want := "${{ needs.synth.outputs." + id + "-assembly }}"
+		var got string
+		if env := wf.Jobs[id].Steps[i].Env; env != nil && env.Vars["assembly"] != nil && env.Vars["assembly"].Value != nil {
+			got = env.Vars["assembly"].Value.Value
+		}
+		if got != want {
+			bad("job %s promotes the assembly %q, want %s", id, got, want)
+		}
+	}
+	outputs := wf.Jobs["synth"].Outputs
+	for _, id := range []string{"staging", "production"} {
+		want := "${{ steps.environments.outputs." + id + "-assembly }}"
+		if o := outputs[id+"-assembly"]; o == nil || o.Value == nil || o.Value.Value != want {
+			bad("synth's output %s-assembly is not %s", id, want)
+		}
+	}
 
 	// The artifacts: staging uploads the layout it exported, production
 	// downloads it from this run, not another.
@@ -257,6 +281,7 @@ func TestPromotionWaitsForStaging(t *testing.T) {
 		{"no smoke test", "      - run: make smoke ENV=staging\n", "", "has no step"},
 		{"the smoke test before the deploy", "      - run: make deploy ENV=staging CDK_ARGS=\"--app cdk.out --require-approval never\"\n\n      - run: make smoke ENV=staging\n", "      - run: make smoke ENV=staging\n\n      - run: make deploy ENV=staging CDK_ARGS=\"--app cdk.out --require-approval never\"\n", "before the step before it"},
 		{"production deploys before the push", "      - name: Promote the verified images\n", "      - run: make deploy ENV=production CDK_ARGS=\"--app cdk.out --require-approval never\"\n      - name: Promote the verified images\n", "before the step before it"},
+		{"production pushes from staging's assembly", "          ASSEMBLY: ${{ needs.synth.outputs.production-assembly }}", "          ASSEMBLY: ${{ needs.synth.outputs.staging-assembly }}", "job production promotes the assembly"},
 		{"production's artifact from another run", "          name: verified-images\n          path: verified-images\n", "          name: verified-images\n          path: verified-images\n          run-id: ${{ github.event.workflow_run.id }}\n", "from another run"},
 		{"a pipe hides the push's failure", " -layout verified-images > promoted.txt\n          cat promoted.txt\n          cat promoted.txt >> \"$GITHUB_STEP_SUMMARY\"\n\n      - run: make deploy ENV=production", " -layout verified-images | tee promoted.txt\n\n      - run: make deploy ENV=production", "pipes"},
 		{"production in staging's environment", "    environment: production\n    # One production deploy", "    environment: staging\n    # One production deploy", "production's environment is \"staging\""},
