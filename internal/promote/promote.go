@@ -225,7 +225,7 @@ func pushOne(ctx context.Context, index v1.ImageIndex, want v1.Descriptor, tag n
 	have, err := remote.Head(tag, opts...)
 	switch {
 	case err == nil:
-		return same(tag, *have, want)
+		return same(*have, want)
 	case !notFound(err):
 		return err
 	}
@@ -255,17 +255,16 @@ func pushOne(ctx context.Context, index v1.ImageIndex, want v1.Descriptor, tag n
 	if err != nil {
 		return err
 	}
-	return same(tag, *have, want)
+	return same(*have, want)
 }
 
-// same fails unless the tag holds the wanted digest, an index for an
-// index and a single manifest for a single manifest.
-func same(tag name.Tag, have, want v1.Descriptor) error {
-	if have.MediaType.IsIndex() != want.MediaType.IsIndex() {
-		return fmt.Errorf("%s holds %s %s (%s), promoting %s %s (%s): refusing to deploy an image that was not verified", tag, kind(have.MediaType), have.Digest, have.MediaType, kind(want.MediaType), want.Digest, want.MediaType)
-	}
+// same fails unless the tag holds the wanted digest. Digests are of the
+// top-level manifests, so an index compares with an index and a single
+// manifest with a single manifest: a platform's manifest inside an index
+// is not the index.
+func same(have, want v1.Descriptor) error {
 	if have.Digest != want.Digest {
-		return fmt.Errorf("%s holds %s %s, promoting %s: refusing to deploy an image that was not verified (the tag is immutable: a build in this account got there first)", tag, kind(have.MediaType), have.Digest, want.Digest)
+		return fmt.Errorf("the tag holds %s %s (%s), promoting %s %s (%s): refusing to deploy an image that was not verified (the tag is immutable: something else got there first)", kind(have.MediaType), have.Digest, have.MediaType, kind(want.MediaType), want.Digest, want.MediaType)
 	}
 	return nil
 }
