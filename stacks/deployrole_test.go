@@ -26,10 +26,9 @@ var deployRoleApps = map[string]map[string]any{
 	},
 }
 
-// envRoleApps are deploy-role apps for one environment each, as make
-// deploy-role ENV=... makes them: "" is ENV not given.
+// envRoleApps are deploy-role apps for another environment than
+// production, as make deploy-role ENV=... makes them.
 var envRoleApps = map[string]map[string]any{
-	"":        {"githubRepo": "octo-org@1234567/fargo@890123456", "githubEnvironment": ""},
 	"staging": {"githubRepo": "octo-org@1234567/fargo@890123456", "githubEnvironment": "staging"},
 }
 
@@ -368,11 +367,12 @@ func TestDeployRoleKeysAreDocumented(t *testing.T) {
 
 // Without ENV, make deploy-role makes today's role: the same stack name
 // and, byte for byte, the template that stacks/testdata/DeployRole.template.json
-// holds (written by the version before environments); ENV=production is
-// the same configuration.
+// holds (written by the version before environments). ENV empty, as make
+// passes it when not given, and ENV=production are the configuration of
+// no githubEnvironment at all.
 func TestDeployRoleWithoutEnvironmentIsUnchanged(t *testing.T) {
 	golden := filepath.Join("testdata", "DeployRole.template.json")
-	for _, name := range []string{"create", "env:"} {
+	for _, name := range []string{"create"} {
 		s := deployRole(t, name)
 		if got := *s.stack.StackName(); got != "fargo-DeployRole" {
 			t.Errorf("%s: stack name %s, want fargo-DeployRole", name, got)
@@ -399,10 +399,12 @@ func TestDeployRoleWithoutEnvironmentIsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base["githubEnvironment"] = "production"
-	explicit, err := loadDeployRoleConfig(func(k string) any { return base[k] })
-	if err != nil || explicit != implicit {
-		t.Errorf("ENV=production gives %+v (%v), without ENV %+v", explicit, err, implicit)
+	for _, env := range []string{"", "production"} {
+		base["githubEnvironment"] = env
+		explicit, err := loadDeployRoleConfig(func(k string) any { return base[k] })
+		if err != nil || explicit != implicit {
+			t.Errorf("ENV=%s gives %+v (%v), without ENV %+v", env, explicit, err, implicit)
+		}
 	}
 }
 
