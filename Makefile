@@ -176,10 +176,10 @@ integ: $(CDK) $(NODE)
 integ-clean: $(CDK) $(NODE)
 	go run ./cmd/integ-clean -app '$(APP)'
 
-## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner@owner-id/name@repo-id [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see docs/ci.md)
+## deploy-role: the role GitHub Actions assumes to deploy, for REPO=owner@owner-id/name@repo-id [ENV=staging, default production] [OIDC_PROVIDER_ARN=...] (needs AWS credentials; see docs/ci.md)
 deploy-role: $(CDK) $(NODE)
 	$(CDK) deploy --app 'go run ./cmd/deployrole' --output cdk.out.deploy-role \
-		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' $(CDK_ARGS)
+		-c 'githubRepo=$(REPO)' -c 'githubOidcProviderArn=$(OIDC_PROVIDER_ARN)' -c 'githubEnvironment=$(ENV)' $(CDK_ARGS)
 
 ## node: install Node 24 into .node/, which make and go test use where the node on PATH is older than 22
 node: $(LOCAL_NODE_DIR)/node

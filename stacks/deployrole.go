@@ -17,8 +17,8 @@ const (
 	githubOIDCIssuer   = "token.actions.githubusercontent.com"
 	githubOIDCAudience = "sts.amazonaws.com"
 	// deployEnvironment is the GitHub environment of the deploy job in
-	// .github/workflows/deploy.yml, and the only one whose jobs may assume
-	// the role. A job that names an environment gets a token whose subject
+	// .github/workflows/deploy.yml, and the default of the one whose jobs
+	// may assume the role (githubEnvironment, make deploy-role ENV=...). A job that names an environment gets a token whose subject
 	// is the environment, not the branch: so a scheduled, workflow_run or
 	// pull_request_target workflow on main that names none cannot assume
 	// the role. Which branches may use the environment is the
@@ -48,31 +48,39 @@ type DeployRoleConfig struct {
 	OidcProviderArn string
 	// Qualifier names the CDK bootstrap roles: cdk-<Qualifier>-deploy-role-….
 	Qualifier string
+	// Environment is the GitHub environment whose jobs may assume the
+	// role: production, or another environment of the promotion workflow
+	// (staging), each with a role of its own.
+	Environment string
 }
 
 var (
 	// repoPattern is the repository with its ids, as GitHub's immutable
 	// subject claim names it: owner@owner-id/name@repo-id.
-	repoPattern        = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38})@([1-9][0-9]{0,19})/([A-Za-z0-9._-]{0,99}[A-Za-z0-9_-])@([1-9][0-9]{0,19})$`)
-	oidcProviderARN    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/` + regexp.QuoteMeta(githubOIDCIssuer) + `$`)
-	qualifierPattern   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
-	deployRoleDefaults = map[string]string{"githubRepo": "", "githubOidcProviderArn": "", "@aws-cdk/core:bootstrapQualifier": defaultQualifier}
+	repoPattern      = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38})@([1-9][0-9]{0,19})/([A-Za-z0-9._-]{0,99}[A-Za-z0-9_-])@([1-9][0-9]{0,19})$`)
+	oidcProviderARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/` + regexp.QuoteMeta(githubOIDCIssuer) + `$`)
+	qualifierPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,10}$`)
+	// environmentPattern fits both a GitHub environment's name and a part
+	// of a stack name, <appName>-<env>-DeployRole.
+	environmentPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	deployRoleDefaults = map[string]string{"githubRepo": "", "githubOidcProviderArn": "", "@aws-cdk/core:bootstrapQualifier": defaultQualifier, "githubEnvironment": deployEnvironment}
 )
 
 // LoadDeployRoleConfig reads and validates DeployRoleConfig from the app's
 // context: githubRepo (required, owner@owner-id/name@repo-id),
 // githubOidcProviderArn and CDK's own
-// @aws-cdk/core:bootstrapQualifier (optional), and appName as the main app
-// reads it.
+// @aws-cdk/core:bootstrapQualifier (optional), githubEnvironment (optional,
+// production when empty), and appName as the main app reads it.
 func LoadDeployRoleConfig(app awscdk.App) (DeployRoleConfig, error) {
 	return loadDeployRoleConfig(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
 }
 
 func loadDeployRoleConfig(get func(key string) any) (DeployRoleConfig, error) {
 	ctx := map[string]any{}
-	for _, key := range []string{"appName", "githubRepo", "githubOidcProviderArn", "@aws-cdk/core:bootstrapQualifier"} {
+	for _, key := range []string{"appName", "githubRepo", "githubOidcProviderArn", "@aws-cdk/core:bootstrapQualifier", "githubEnvironment"} {
 		ctx[key] = get(key)
-		if d, ok := deployRoleDefaults[key]; ok && ctx[key] == nil {
+		// make deploy-role passes ENV= as it is, empty when not given.
+		if d, ok := deployRoleDefaults[key]; ok && (ctx[key] == nil || key == "githubEnvironment" && ctx[key] == "") {
 			ctx[key] = d
 		}
 		if d, ok := Defaults[key]; ok && ctx[key] == nil {
@@ -84,6 +92,7 @@ func loadDeployRoleConfig(get func(key string) any) (DeployRoleConfig, error) {
 		AppName:         r.str("appName"),
 		OidcProviderArn: r.str("githubOidcProviderArn"),
 		Qualifier:       r.str("@aws-cdk/core:bootstrapQualifier"),
+		Environment:     r.str("githubEnvironment"),
 	}
 	repo := r.str("githubRepo")
 	if m := repoPattern.FindStringSubmatch(repo); m != nil {
@@ -103,6 +112,8 @@ func loadDeployRoleConfig(get func(key string) any) (DeployRoleConfig, error) {
 		return bad("githubOidcProviderArn", c.OidcProviderArn, "want empty (create the provider) or the ARN of the account's provider for "+githubOIDCIssuer+", arn:aws:iam::<account>:oidc-provider/"+githubOIDCIssuer)
 	case !qualifierPattern.MatchString(c.Qualifier):
 		return bad("@aws-cdk/core:bootstrapQualifier", c.Qualifier, "want the qualifier given to cdk bootstrap: up to 10 letters, digits, _ or -")
+	case !environmentPattern.MatchString(c.Environment):
+		return bad("githubEnvironment", c.Environment, "want empty (production) or the GitHub environment of the jobs that deploy with this role, e.g. staging: a lower-case letter followed by up to 19 lower-case letters, digits or hyphens")
 	}
 	return c, nil
 }
@@ -147,7 +158,7 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 			"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-"+cfg.Qualifier+"-"+r+"-role-${AWS::AccountId}-${AWS::Region}"), nil))
 	}
 	role := awsiam.NewRole(stack, jsii.String("DeployRole"), &awsiam.RoleProps{
-		Description: jsii.String("GitHub Actions of " + cfg.Repo + ", environment " + deployEnvironment + " only: cdk deploy through the CDK bootstrap roles"),
+		Description: jsii.String("GitHub Actions of " + cfg.Repo + ", environment " + cfg.Environment + " only: cdk deploy through the CDK bootstrap roles"),
 		// Exactly one repository and environment, and tokens minted for
 		// AWS (IAM reads only aud and sub of GitHub's tokens).
 		AssumedBy: awsiam.NewWebIdentityPrincipal(providerArn, &map[string]any{
@@ -188,22 +199,30 @@ func NewDeployRoleStack(scope constructs.Construct, id string, props *DeployRole
 // immutable form with other ids.
 func deploySubjects(cfg DeployRoleConfig) []string {
 	owner, name, _ := strings.Cut(cfg.Repo, "/")
-	context := ":environment:" + deployEnvironment
+	context := ":environment:" + cfg.Environment
 	return []string{
 		"repo:" + owner + "@" + cfg.OwnerID + "/" + name + "@" + cfg.RepoID + context,
 		"repo:" + cfg.Repo + context,
 	}
 }
 
-// NewDeployRole adds the deploy role stack, <appName>-DeployRole, to app,
-// tags it and applies cdk-nag's AWS Solutions checks, as New does for the
-// four stacks. It is a separate app (cmd/deployrole), never part of
-// `make deploy`.
+// NewDeployRole adds the deploy role stack to app, tags it and applies
+// cdk-nag's AWS Solutions checks, as New does for the four stacks. It is
+// a separate app (cmd/deployrole), never part of `make deploy`. The stack
+// is <appName>-DeployRole for production, as before environments, so that
+// an existing role keeps its name and template, and
+// <appName>-<env>-DeployRole for another environment, which may share the
+// account.
 func NewDeployRole(app awscdk.App, cfg DeployRoleConfig) *DeployRoleStack {
+	stackName, description := cfg.AppName+"-DeployRole", "Role that GitHub Actions of "+cfg.Repo+" assume to deploy "+cfg.AppName
+	if cfg.Environment != deployEnvironment {
+		stackName = cfg.AppName + "-" + cfg.Environment + "-DeployRole"
+		description += " to " + cfg.Environment
+	}
 	s := NewDeployRoleStack(app, "DeployRole", &DeployRoleStackProps{
 		StackProps: awscdk.StackProps{
-			StackName:   jsii.String(cfg.AppName + "-DeployRole"),
-			Description: jsii.String("Role that GitHub Actions of " + cfg.Repo + " assume to deploy " + cfg.AppName),
+			StackName:   jsii.String(stackName),
+			Description: jsii.String(description),
 		},
 		Config: cfg,
 	})

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +26,12 @@ var deployRoleApps = map[string]map[string]any{
 	},
 }
 
+// envRoleApps are deploy-role apps for another environment than
+// production, as make deploy-role ENV=... makes them.
+var envRoleApps = map[string]map[string]any{
+	"staging": {"githubRepo": "octo-org@1234567/fargo@890123456", "githubEnvironment": "staging"},
+}
+
 // deployRoleBuilt holds each, synthesized once (jsii is not thread-safe:
 // no t.Parallel).
 var deployRoleBuilt = map[string]*synthesizedRole{}
@@ -43,7 +50,11 @@ func deployRole(t *testing.T, name string) *synthesizedRole {
 	if s := deployRoleBuilt[name]; s != nil {
 		return s
 	}
-	app := newApp(t, deployRoleApps[name])
+	ctx, ok := deployRoleApps[name]
+	if !ok {
+		ctx = envRoleApps[strings.TrimPrefix(name, "env:")]
+	}
+	app := newApp(t, ctx)
 	cfg, err := LoadDeployRoleConfig(app)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +166,9 @@ func TestDeployRoleTrustPolicyPerSubjectFormat(t *testing.T) {
 	}
 }
 
-// The deploy job is the one that names the environment the role trusts.
+// The production deploy jobs, with environments (production) and without
+// (deploy), are the ones that name the environment the role trusts; the
+// promotion's checks are scripts/workflow_test.go's.
 func TestDeployWorkflowUsesTheTrustedEnvironment(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join(repoRoot, ".github", "workflows", "deploy.yml"))
 	if err != nil {
@@ -165,16 +178,18 @@ func TestDeployWorkflowUsesTheTrustedEnvironment(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("deploy.yml: %v", errs[0])
 	}
-	job := wf.Jobs["deploy"]
-	if job == nil {
-		t.Fatal("deploy.yml has no deploy job")
-	}
-	if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != deployEnvironment {
-		t.Errorf("deploy.yml: the deploy job's environment is not %q, the one the role trusts", deployEnvironment)
+	for _, id := range []string{"deploy", "production"} {
+		job := wf.Jobs[id]
+		if job == nil {
+			t.Fatalf("deploy.yml has no %s job", id)
+		}
+		if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != deployEnvironment {
+			t.Errorf("deploy.yml: the %s job's environment is not %q, the one the role trusts", id, deployEnvironment)
+		}
 	}
 	for id, other := range wf.Jobs {
-		if id != "deploy" && other.Environment != nil {
-			t.Errorf("deploy.yml: job %s names an environment too", id)
+		if id != "deploy" && id != "production" && other.Environment != nil && other.Environment.Name != nil && other.Environment.Name.Value == deployEnvironment {
+			t.Errorf("deploy.yml: job %s names the %s environment too", id, deployEnvironment)
 		}
 	}
 }
@@ -308,6 +323,8 @@ func TestDeployRoleConfigErrors(t *testing.T) {
 		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/accounts.google.com", `invalid context value githubOidcProviderArn="arn:aws:iam::123456789012:oidc-provider/accounts.google.com": want empty (create the provider) or the ARN of the account's provider for token.actions.githubusercontent.com`},
 		{"@aws-cdk/core:bootstrapQualifier", "much-too-long", `invalid context value @aws-cdk/core:bootstrapQualifier="much-too-long": want the qualifier given to cdk bootstrap`},
 		{"appName", "9lives", `invalid context value appName="9lives"`},
+		{"githubEnvironment", "Staging", `invalid context value githubEnvironment="Staging": want empty (production) or the GitHub environment`},
+		{"githubEnvironment", "staging:*", `invalid context value githubEnvironment="staging:*"`},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s=%v", tt.key, tt.value), func(t *testing.T) {
@@ -345,6 +362,78 @@ func TestDeployRoleKeysAreDocumented(t *testing.T) {
 		if k != "appName" && !strings.Contains(section, "`"+k+"`") {
 			t.Errorf("context key %q is not in docs/ci.md", k)
 		}
+	}
+}
+
+// Without ENV, make deploy-role makes today's role: the same stack name
+// and, byte for byte, the template that stacks/testdata/DeployRole.template.json
+// holds (written by the version before environments). ENV empty, as make
+// passes it when not given, and ENV=production are the configuration of
+// no githubEnvironment at all.
+func TestDeployRoleWithoutEnvironmentIsUnchanged(t *testing.T) {
+	golden := filepath.Join("testdata", "DeployRole.template.json")
+	for _, name := range []string{"create"} {
+		s := deployRole(t, name)
+		if got := *s.stack.StackName(); got != "fargo-DeployRole" {
+			t.Errorf("%s: stack name %s, want fargo-DeployRole", name, got)
+		}
+		got, err := json.MarshalIndent(toJSON(t, s.template), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flag.Lookup("update").Value.String() == "true" {
+			if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(want) != string(got)+"\n" {
+			t.Errorf("%s: the deploy role's template differs from %s", name, golden)
+		}
+	}
+	base := map[string]any{"appName": "fargo", "githubRepo": "octo-org@1234567/fargo@890123456"}
+	implicit, err := loadDeployRoleConfig(func(k string) any { return base[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"", "production"} {
+		base["githubEnvironment"] = env
+		explicit, err := loadDeployRoleConfig(func(k string) any { return base[k] })
+		if err != nil || explicit != implicit {
+			t.Errorf("ENV=%s gives %+v (%v), without ENV %+v", env, explicit, err, implicit)
+		}
+	}
+}
+
+// Another environment gets a role of its own, in a stack of its own name,
+// that trusts its own environment's jobs and no other's.
+func TestDeployRolePerEnvironment(t *testing.T) {
+	s := deployRole(t, "env:staging")
+	if got := *s.stack.StackName(); got != "fargo-staging-DeployRole" {
+		t.Errorf("stack name %s, want fargo-staging-DeployRole", got)
+	}
+	st := trust(t, s)[0].(map[string]any)
+	for sub, want := range map[string]bool{
+		"repo:octo-org@1234567/fargo@890123456:environment:staging":    true,
+		"repo:octo-org/fargo:environment:staging":                      true,
+		"repo:octo-org@1234567/fargo@890123456:environment:production": false,
+		"repo:octo-org/fargo:environment:production":                   false,
+		"repo:octo-org/fargo:ref:refs/heads/main":                      false,
+	} {
+		if got := allows(st, map[string]string{"aud": "sts.amazonaws.com", "sub": sub}); got != want {
+			t.Errorf("staging's role accepts %s: %v, want %v", sub, got, want)
+		}
+	}
+	// And production's refuses staging's jobs.
+	prod := trust(t, deployRole(t, "create"))[0].(map[string]any)
+	if allows(prod, map[string]string{"aud": "sts.amazonaws.com", "sub": "repo:octo-org/fargo:environment:staging"}) {
+		t.Error("production's role accepts the staging environment's jobs")
+	}
+	for _, f := range append(s.findings, s.annotations...) {
+		t.Errorf("staging: %s", f)
 	}
 }
 

@@ -2,7 +2,8 @@
 // the IAM role, and if needed GitHub's OIDC provider, that lets the deploy
 // job of one GitHub repository, in its production environment, run `cdk
 // deploy`. It is its own CDK app so that `make deploy` never deploys it;
-// `make deploy-role REPO=owner@owner-id/name@repo-id` does (docs/ci.md).
+// `make deploy-role REPO=owner@owner-id/name@repo-id [ENV=staging]` does
+// (docs/ci.md); each environment of the promotion workflow has its own.
 package main
 
 import (
