@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/fargo-cdk/fargo/internal/dockerfile"
 )
@@ -545,13 +547,17 @@ var fargoTooling = []string{"internal/testhelp/", "internal/plan/", "internal/do
 // tooling under hidden directories, nothing from the stacks, the tooling's
 // commands and scripts, bench, e2e or integ, and no tests, test helpers,
 // test data or docs anywhere. CDK adds the Dockerfile and .dockerignore.
+// A file at the root that a "!" line of .dockerignore keeps is the user's
+// choice (a settings file the Dockerfile copies, as in the walkthrough).
 func checkStaged(t *testing.T, staged string, repo []string) {
 	t.Helper()
+	kept := keptByException(t, filepath.Join(staged, ".dockerignore"))
 	want := []string{"Dockerfile", ".dockerignore"}
 	for _, f := range repo {
 		parts := strings.Split(f, "/")
 		switch {
 		case f == "go.mod" || f == "go.sum":
+		case len(parts) == 1 && kept(f):
 		case len(parts) == 1 || strings.HasPrefix(parts[0], "."):
 			continue
 		case slices.Contains([]string{"bin", "cdk.out", "docs", "stacks", "cmd", "fallback", "scripts", "bench", "e2e", "integ"}, parts[0]):
@@ -581,6 +587,35 @@ func checkStaged(t *testing.T, staged string, repo []string) {
 		if !slices.Contains(got, f) {
 			t.Errorf("staged context misses %s, which the service is built from", f)
 		}
+	}
+}
+
+// keptByException reports whether one of the "!" lines of the
+// .dockerignore at path matches a file, as moby's pattern matcher does.
+func keptByException(t *testing.T, path string) func(file string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exceptions []string
+	for _, p := range patterns {
+		if e, ok := strings.CutPrefix(p, "!"); ok {
+			exceptions = append(exceptions, e)
+		}
+	}
+	pm, err := patternmatcher.New(exceptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(file string) bool {
+		ok, err := pm.MatchesOrParentMatches(file)
+		return err == nil && ok
 	}
 }
 
@@ -619,7 +654,7 @@ func TestDockerfile(t *testing.T) {
 
 // TestCheckImage checks what main.go runs before synthesizing: the
 // repository's Dockerfile passes for either architecture, and the
-// Dockerfile of a user's app that COPYs a file .dockerignore leaves out
+// Dockerfile of an app that COPYs a file .dockerignore leaves out
 // stops synth with a line naming the file and the .dockerignore line.
 func TestCheckImage(t *testing.T) {
 	for _, arch := range []Architecture{ARM64, X86_64} {
@@ -627,11 +662,14 @@ func TestCheckImage(t *testing.T) {
 			t.Errorf("%s: %v", arch, err)
 		}
 	}
+	// The line that drops the file is the test's own: the user's
+	// .dockerignore may keep any file (the walkthrough's keeps notes.yaml).
 	dir := copyRepo(t, repoFiles(t))
-	writeFile(t, filepath.Join(dir, "notes.yaml"), "notes: []\n")
-	appendFile(t, filepath.Join(dir, "Dockerfile"), "COPY notes.yaml /etc/notes.yaml\n")
+	writeFile(t, filepath.Join(dir, "dropped.yaml"), "notes: []\n")
+	appendFile(t, filepath.Join(dir, ".dockerignore"), "\ndropped.yaml\n")
+	appendFile(t, filepath.Join(dir, "Dockerfile"), "\nCOPY dropped.yaml /etc/dropped.yaml\n")
 	err := CheckImage(dir, ARM64, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), `COPY notes.yaml: notes.yaml is not in the build context`) || !strings.Contains(err.Error(), `"*.yaml" leaves notes.yaml out`) {
-		t.Errorf("a COPY of a file .dockerignore drops: %v, want an error naming notes.yaml and the .dockerignore line", err)
+	if err == nil || !strings.Contains(err.Error(), `COPY dropped.yaml: dropped.yaml is not in the build context`) || !strings.Contains(err.Error(), `"dropped.yaml" leaves dropped.yaml out`) {
+		t.Errorf("a COPY of a file .dockerignore drops: %v, want an error naming dropped.yaml and the .dockerignore line", err)
 	}
 }

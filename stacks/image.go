@@ -84,6 +84,9 @@ func newServiceAsset(root string, s Service) (serviceAsset, error) {
 	if err != nil {
 		return serviceAsset{}, &ConfigError{Key: "services." + s.Name + ".package", Value: s.Package, Allowed: err.Error()}
 	}
+	if err := keepRootFiles(root, keep); err != nil {
+		return serviceAsset{}, err
+	}
 	exclude, err := excludeAllBut(root, keep)
 	if err != nil {
 		return serviceAsset{}, err
@@ -184,6 +187,26 @@ func packageFiles(root, pkg string, arch Architecture) (map[string]bool, error) 
 		return nil, fmt.Errorf("want a main package (package main, with func main), found package %s", last.Name)
 	}
 	return keep, nil
+}
+
+// keepRootFiles adds to keep the files at root that .dockerignore leaves
+// in the build context, other than Go code: the repository's
+// .dockerignore drops every other kind of file at the root, so one it
+// keeps is a file the user's Dockerfile copies (a settings file that a
+// "!notes.yaml" line keeps), which the shared Dockerfile copies for every
+// service. A file in a subdirectory is not kept: a Dockerfile that copies
+// one stops synth, naming it (CheckImage).
+func keepRootFiles(root string, keep map[string]bool) error {
+	ctx, err := dockerfile.ReadContext(root, nil)
+	if err != nil {
+		return err
+	}
+	for _, f := range ctx.Files {
+		if !strings.Contains(f, "/") && !strings.HasSuffix(f, ".go") {
+			keep[f] = true
+		}
+	}
+	return nil
 }
 
 // isLocalPath reports whether a replace directive's target is a directory

@@ -31,7 +31,9 @@ const shopServices = `{
 }`
 
 // copyShop copies the fixture, with this repository's Dockerfile and
-// .dockerignore, to dir: the images' build context.
+// .dockerignore, to dir: the images' build context. The files of the
+// repository's build context that are not Go code, and that the fixture
+// lacks, come too: the user's Dockerfile may COPY them (a settings file).
 func copyShop(t *testing.T, dir string) string {
 	t.Helper()
 	err := filepath.WalkDir(shopDir, func(p string, d fs.DirEntry, err error) error {
@@ -50,6 +52,23 @@ func copyShop(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"Dockerfile", ".dockerignore"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), string(data))
+	}
+	repo, err := dockerfile.ReadContext(repoRoot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range repo.Files {
+		if strings.HasSuffix(f, ".go") || f == "go.mod" || f == "go.sum" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(repoRoot, f))
 		if err != nil {
 			t.Fatal(err)
@@ -471,5 +490,31 @@ func TestServicesImageRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s:\n got %v\nwant one line containing %s", tt.services, err, tt.want)
 		}
+	}
+}
+
+// TestServicesRootSettingsFile: a settings file at the root that the
+// Dockerfile copies and a "!" line of .dockerignore keeps (the
+// walkthrough's notes.yaml) is in every package service's build context,
+// since the one Dockerfile copies it for each; one in a subdirectory is
+// not, and stops synth naming the file and the exclude that drops it.
+func TestServicesRootSettingsFile(t *testing.T) {
+	shop := copyShop(t, t.TempDir())
+	for _, f := range []string{"settings.yaml", "config/more.yaml"} {
+		writeFile(t, filepath.Join(shop, f), "mode: shop\n")
+	}
+	appendFile(t, filepath.Join(shop, ".dockerignore"), "\n!settings.yaml\n")
+	appendFile(t, filepath.Join(shop, "Dockerfile"), "\nCOPY settings.yaml /etc/settings.yaml\n")
+	cfg, err := servicesConfig(t, shopServices, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewImages(shop, cfg); err != nil {
+		t.Errorf("a root settings file that .dockerignore keeps: %v", err)
+	}
+	appendFile(t, filepath.Join(shop, "Dockerfile"), "COPY config/more.yaml /etc/more.yaml\n")
+	_, err = NewImages(shop, cfg)
+	if err == nil || !strings.Contains(err.Error(), `COPY config/more.yaml`) || !strings.Contains(err.Error(), `the asset's exclude "config" leaves config/more.yaml out`) {
+		t.Errorf("a Dockerfile that copies a file of a subdirectory: %v, want it refused naming the file and the exclude", err)
 	}
 }
