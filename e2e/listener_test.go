@@ -203,6 +203,9 @@ defaults
 	timeout connect 5s
 	timeout client 10s
 	timeout server 10s
+	# A check may be slow on a loaded machine; only a dead target fails
+	# it.
+	timeout check 2s
 
 frontend listener
 	bind %s
@@ -256,7 +259,7 @@ frontend listener
 }
 
 func (p *albProxy) checkOptions() string {
-	return fmt.Sprintf("check inter %s rise 1 fall 1", ms(checkInterval))
+	return fmt.Sprintf("check inter %s rise 1 fall 2", ms(checkInterval))
 }
 
 // stat reads the state of every server, by backend/server.
