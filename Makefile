@@ -52,7 +52,7 @@ TEST_PACKAGES := $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || e
 
 GO_FILES = $(wildcard $(shell git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.*'))
 
-.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke live-rule logs bench integ integ-clean deploy-role node rename upgrade versions
+.PHONY: help synth test test-tools test-walkthrough snapshots bootstrap deploy diff plan destroy smoke live-rule logs bench bench-synth integ integ-clean deploy-role node rename upgrade versions
 .DEFAULT_GOAL := help
 
 ## help: list these targets
@@ -189,9 +189,14 @@ versions:
 	@echo "go=$(GO_VERSION)"
 	@echo "node=$(NODE_VERSION)"
 
-## bench: the service against a bare net/http server, same load, same run
-bench:
+## bench: the service against a bare net/http server, same load, same run; then bench-synth
+bench: $(CDK) $(NODE)
 	./bench/run.sh
+	CDK=$(CDK) ./bench/synth.sh
+
+## bench-synth: cdk synth with 1, 3 and 10 services against a one-bucket CDK app, interleaved, with the ratios and where the time goes (minutes)
+bench-synth: $(CDK) $(NODE)
+	CDK=$(CDK) ./bench/synth.sh
 
 $(CDK): $(CLI_DIR)/package.json $(CLI_DIR)/package-lock.json $(NODE)
 	npm ci --prefix $(CLI_DIR) --no-audit --no-fund

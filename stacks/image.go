@@ -46,8 +46,25 @@ func NewImages(root string, cfg Config) (*Images, error) {
 		return nil, err
 	}
 	images := &Images{Own: ServiceImage(root, cfg.CpuArchitecture), Services: map[string]awsecs.ContainerImage{}}
+	// One go list per architecture for all the services' packages: one
+	// per service cost about 0.1 s each (docs/performance.md).
+	byArch := map[Architecture][]string{}
 	for _, s := range cfg.Services {
-		a, err := newServiceAsset(root, s)
+		if s.Package != "" {
+			byArch[s.Config.CpuArchitecture] = append(byArch[s.Config.CpuArchitecture], s.Package)
+		}
+	}
+	listed := map[Architecture]map[string]listedFiles{}
+	for arch, pkgs := range byArch {
+		l, err := listPackages(root, pkgs, arch)
+		if err != nil {
+			return nil, err
+		}
+		listed[arch] = l
+	}
+	for _, s := range cfg.Services {
+		files := listed[s.Config.CpuArchitecture][s.Package]
+		a, err := serviceAssetOf(root, s, files.keep, files.err)
 		if err != nil {
 			return nil, err
 		}
@@ -73,6 +90,17 @@ type serviceAsset struct {
 }
 
 func newServiceAsset(root string, s Service) (serviceAsset, error) {
+	var keep map[string]bool
+	var err error
+	if s.Package != "" {
+		keep, err = packageFiles(root, s.Package, s.Config.CpuArchitecture)
+	}
+	return serviceAssetOf(root, s, keep, err)
+}
+
+// serviceAssetOf is newServiceAsset with the package's files (or why they
+// could not be listed) already listed.
+func serviceAssetOf(root string, s Service, keep map[string]bool, listErr error) (serviceAsset, error) {
 	if s.Directory != "" {
 		dir := filepath.Join(root, s.Directory)
 		if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
@@ -80,9 +108,8 @@ func newServiceAsset(root string, s Service) (serviceAsset, error) {
 		}
 		return serviceAsset{dir: dir}, nil
 	}
-	keep, err := packageFiles(root, s.Package, s.Config.CpuArchitecture)
-	if err != nil {
-		return serviceAsset{}, &ConfigError{Key: "services." + s.Name + ".package", Value: s.Package, Allowed: err.Error()}
+	if listErr != nil {
+		return serviceAsset{}, &ConfigError{Key: "services." + s.Name + ".package", Value: s.Package, Allowed: listErr.Error()}
 	}
 	if err := keepRootFiles(root, keep); err != nil {
 		return serviceAsset{}, err
@@ -111,12 +138,14 @@ func ServiceImage(dir string, arch Architecture) awsecs.ContainerImage {
 	})
 }
 
-// listedPackage is what packageFiles reads of `go list -json`.
+// listedPackage is what listPackages reads of `go list -json`.
 type listedPackage struct {
 	ImportPath string
 	Name       string
 	Dir        string
 	Standard   bool
+	DepOnly    bool
+	Deps       []string
 	GoFiles    []string
 	EmbedFiles []string
 	Module     *struct {
@@ -136,26 +165,42 @@ type listedPackage struct {
 // points to a local directory is refused, since the build context holds
 // only this module.
 func packageFiles(root, pkg string, arch Architecture) (map[string]bool, error) {
+	listed, err := listPackages(root, []string{pkg}, arch)
+	if err != nil {
+		return nil, err
+	}
+	return listed[pkg].keep, listed[pkg].err
+}
+
+// listedFiles is what packageFiles returns for one package.
+type listedFiles struct {
+	keep map[string]bool
+	err  error
+}
+
+// listPackages is packageFiles for several packages, by package, from one
+// go list.
+func listPackages(root string, pkgs []string, arch Architecture) (map[string]listedFiles, error) {
 	goarch := "arm64"
 	if arch == X86_64 {
 		goarch = "amd64"
 	}
-	cmd := exec.Command("go", "list", "-e", "-deps", "-json=ImportPath,Name,Dir,Standard,GoFiles,EmbedFiles,Module,Error", pkg)
+	cmd := exec.Command("go", append([]string{"list", "-e", "-deps", "-json=ImportPath,Name,Dir,Standard,DepOnly,Deps,GoFiles,EmbedFiles,Module,Error"}, pkgs...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go list %s: %v: %s", pkg, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("go list %s: %v: %s", strings.Join(pkgs, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
-	keep := map[string]bool{"go.mod": true, "go.sum": true, "Dockerfile": true, ".dockerignore": true}
+	// Every package once, in go list's order: dependencies first.
+	var all []listedPackage
 	dec := json.NewDecoder(bytes.NewReader(out))
-	var last listedPackage
 	for {
 		var p listedPackage
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
@@ -163,8 +208,35 @@ func packageFiles(root, pkg string, arch Architecture) (map[string]bool, error) 
 		} else if err != nil {
 			return nil, err
 		}
-		last = p
+		all = append(all, p)
+	}
+	listed := map[string]listedFiles{}
+	for _, pkg := range pkgs {
+		i := slices.IndexFunc(all, func(p listedPackage) bool {
+			return !p.DepOnly && (p.Dir == filepath.Join(abs, pkg) || p.ImportPath == pkg)
+		})
+		if i < 0 {
+			listed[pkg] = listedFiles{err: fmt.Errorf("go list %s: not listed", pkg)}
+			continue
+		}
+		keep, err := filesOf(abs, all, all[i])
+		listed[pkg] = listedFiles{keep: keep, err: err}
+	}
+	return listed, nil
+}
+
+// filesOf is packageFiles for target, from all the packages go list
+// listed.
+func filesOf(abs string, all []listedPackage, target listedPackage) (map[string]bool, error) {
+	keep := map[string]bool{"go.mod": true, "go.sum": true, "Dockerfile": true, ".dockerignore": true}
+	deps := map[string]bool{target.ImportPath: true}
+	for _, d := range target.Deps {
+		deps[d] = true
+	}
+	for _, p := range all {
 		switch {
+		case !deps[p.ImportPath]:
+			continue
 		case p.Error != nil:
 			return nil, fmt.Errorf("want a main package of this module that builds: %s", p.Error.Err)
 		case p.Standard || p.Module == nil:
@@ -182,9 +254,8 @@ func packageFiles(root, pkg string, arch Architecture) (map[string]bool, error) 
 			keep[filepath.ToSlash(filepath.Join(dir, f))] = true
 		}
 	}
-	// -deps lists the named package last.
-	if last.Name != "main" {
-		return nil, fmt.Errorf("want a main package (package main, with func main), found package %s", last.Name)
+	if target.Name != "main" {
+		return nil, fmt.Errorf("want a main package (package main, with func main), found package %s", target.Name)
 	}
 	return keep, nil
 }

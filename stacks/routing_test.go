@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/fargo-cdk/fargo/internal/alb"
 )
 
 // servicesConfig loads the Defaults with the given services key.
@@ -119,58 +121,14 @@ func TestServicesRoutingAccepts(t *testing.T) {
 	}
 }
 
-// TestALBMatching pins Route and Match to the load balancer's documented
-// matching (rule condition types; PathPatternConfig, HostHeaderConfig):
-// paths compare case-sensitively and without the query string, * matches
-// across /, ? one character, hosts compare without case, the lowest
-// priority that matches wins, and no match is the default action.
-func TestALBMatching(t *testing.T) {
-	rules := []Rule{
-		{Stack: "Service", Priority: 50000, Paths: []string{"/*"}},
-		{Stack: "Service", Priority: 49999, Paths: []string{"/*"}, Headers: map[string][]string{"X-Fargo-Test": {"1"}}},
-		{Stack: "Service-api", Priority: 100, Paths: []string{"/api", "/api/*"}},
-		{Stack: "Service-admin", Priority: 200, Hosts: []string{"admin.example.com"}},
-		{Stack: "Service-files", Priority: 300, Paths: []string{"/f?les/*.png"}},
-	}
-	tests := []struct {
-		host, target string
-		headers      map[string]string
-		want         string // the rule's stack and priority, or "" for the default action
-	}{
-		{"app.example.com", "/", nil, "Service 50000"},
-		{"app.example.com", "/api", nil, "Service-api 100"},
-		{"app.example.com", "/api/users/1", nil, "Service-api 100"}, // * across /
-		{"app.example.com", "/api?x=/y", nil, "Service-api 100"},    // query ignored
-		{"app.example.com", "/apix", nil, "Service 50000"},
-		{"app.example.com", "/API/users", nil, "Service 50000"}, // paths are case-sensitive
-		{"ADMIN.Example.COM", "/api", nil, "Service-api 100"},   // lower priority first
-		{"ADMIN.Example.COM", "/", nil, "Service-admin 200"},    // hosts are not
-		{"app.example.com", "/files/a/b.png", nil, "Service-files 300"},
-		{"app.example.com", "/fiiles/a.png", nil, "Service 50000"}, // ? is one character
-		{"app.example.com", "/x", map[string]string{"x-fargo-test": "1"}, "Service 49999"},
-	}
-	for _, tt := range tests {
-		got := ""
-		if r := Route(rules, tt.host, tt.target, tt.headers); r != nil {
-			got = fmt.Sprintf("%s %d", r.Stack, r.Priority)
-		}
-		if got != tt.want {
-			t.Errorf("%s%s %v: %q, want %q", tt.host, tt.target, tt.headers, got, tt.want)
-		}
-	}
-	if Route(rules[2:4], "app.example.com", "/", nil) != nil {
-		t.Error("no rule matches: want the default action (nil)")
-	}
-}
-
 // TestServicesRulesFromTemplates reads the fixture's listener rules from
 // its synthesized templates, as the end-to-end routing test does, and
 // routes by host and path, the test header included, to each service.
 func TestServicesRulesFromTemplates(t *testing.T) {
 	s := shopApp(t)
-	var rules []Rule
+	var rules []alb.Rule
 	for id, tpl := range s.templates {
-		r, err := RulesFromTemplate(id, toJSON(t, tpl))
+		r, err := alb.RulesFromTemplate(id, toJSON(t, tpl))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +150,7 @@ func TestServicesRulesFromTemplates(t *testing.T) {
 		{"shop.example.com", "/", map[string]string{"X-Fargo-Test": "1"}, "Service 49999"},
 	}
 	for _, tt := range tests {
-		r := Route(rules, tt.host, tt.target, tt.headers)
+		r := alb.Route(rules, tt.host, tt.target, tt.headers)
 		if r == nil || fmt.Sprintf("%s %d", r.Stack, r.Priority) != tt.want {
 			t.Errorf("%s%s %v: %+v, want %s", tt.host, tt.target, tt.headers, r, tt.want)
 		}
@@ -222,11 +180,11 @@ func TestShadowedRulesNeverMatch(t *testing.T) {
 		if h == "" {
 			h = "app.example.com"
 		}
-		rules := []Rule{
+		rules := []alb.Rule{
 			{Stack: "earlier", Priority: c.earlier.Priority, Hosts: c.earlier.HostHeaders, Paths: c.earlier.PathPatterns},
 			{Stack: "later", Priority: c.later.Priority, Hosts: c.later.HostHeaders, Paths: c.later.PathPatterns},
 		}
-		if r := Route(rules, h, target, nil); r == nil || r.Stack != "earlier" {
+		if r := alb.Route(rules, h, target, nil); r == nil || r.Stack != "earlier" {
 			t.Errorf("%s%s: routed to %+v, want earlier: the refusal is a false alarm", h, target, r)
 		}
 	}

@@ -1,4 +1,10 @@
-package stacks
+// Package alb models how an Application Load Balancer's listener picks a
+// rule for a request: the listener rules of synthesized templates
+// (RulesFromTemplate) and the documented matching of their conditions
+// (Route, Match). The stacks tests and the end-to-end routing test, which
+// configures HAProxy from the same rules, share it; it imports no CDK, so
+// the end-to-end tests link without it.
+package alb
 
 import (
 	"fmt"
