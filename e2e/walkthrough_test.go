@@ -49,7 +49,7 @@ func TestWalkthrough(t *testing.T) {
 	if !strings.Contains(out, "contract.json: containerPort: 5000 -> 8080") {
 		t.Errorf("make snapshots did not show the port change:\n%s", out)
 	}
-	mustRun(t, root, "make", "test")
+	mustRun(t, root, "make", "test", "test-slow")
 
 	// Broken apps: the e2e stop paths must fail, on lost requests.
 	for name, app := range map[string]string{
@@ -117,7 +117,7 @@ func notesWalkthrough(t *testing.T, root string) {
 			t.Errorf("make snapshots did not show %q:\n%s", want, out)
 		}
 	}
-	out = mustRun(t, root, "make", "test")
+	out = mustRun(t, root, "make", "test", "test-slow")
 	t.Logf("make test, the notes app:\n%s", lastLines(out, 40))
 
 	// The control: the root's "*.yaml" drops the file again.
