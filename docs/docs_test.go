@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated part of configuration.md")
@@ -151,23 +153,12 @@ func TestConfigurationReference(t *testing.T) {
 			t.Errorf("%s: Defaults key %q has no comment: write one directly above it (what it does, the allowed values, when to change it); it is the key's row in docs/configuration.md", configSource, s.key)
 		}
 	}
-	data, err := os.ReadFile(configDoc)
+	want := configurationTable(all)
+	got, differs, err := testhelp.GeneratedSection(configDoc, tableBegin, tableEnd, want, *update)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(data)
-	i, j := strings.Index(doc, tableBegin), strings.Index(doc, tableEnd)
-	if i < 0 || j < i {
-		t.Fatalf("%s has no table between %q and %q", configDoc, tableBegin, tableEnd)
-	}
-	want := configurationTable(all)
-	if got := doc[i+len(tableBegin)+1 : j]; got != want {
-		if *update {
-			if err := os.WriteFile(configDoc, []byte(doc[:i+len(tableBegin)+1]+want+doc[j:]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
+	if differs {
 		var rows []string
 		for _, row := range strings.Split(want, "\n") {
 			if !strings.Contains(got, row) {

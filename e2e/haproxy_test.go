@@ -194,7 +194,23 @@ type serverState struct{ status, check string }
 
 // servers reads the state of every server of the backend.
 func (p *proxy) servers() (map[string]serverState, error) {
-	out, err := p.command("show stat")
+	all, err := showStat(p.command)
+	if err != nil {
+		return nil, err
+	}
+	states := map[string]serverState{}
+	for name, st := range all {
+		if server, ok := strings.CutPrefix(name, backend+"/"); ok {
+			states[server] = st
+		}
+	}
+	return states, nil
+}
+
+// showStat reads the state of every server of every backend through the
+// admin socket's "show stat", by backend/server.
+func showStat(command func(string) (string, error)) (map[string]serverState, error) {
+	out, err := command("show stat")
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +224,8 @@ func (p *proxy) servers() (map[string]serverState, error) {
 	}
 	states := map[string]serverState{}
 	for _, r := range rows[1:] {
-		if len(r) == len(rows[0]) && r[col["pxname"]] == backend && r[col["svname"]] != "BACKEND" {
-			states[r[col["svname"]]] = serverState{status: r[col["status"]], check: r[col["check_status"]]}
+		if len(r) == len(rows[0]) && r[col["svname"]] != "BACKEND" && r[col["svname"]] != "FRONTEND" {
+			states[r[col["pxname"]]+"/"+r[col["svname"]]] = serverState{status: r[col["status"]], check: r[col["check_status"]]}
 		}
 	}
 	return states, nil

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -263,27 +262,7 @@ func (p *albProxy) checkOptions() string {
 }
 
 // stat reads the state of every server, by backend/server.
-func (p *albProxy) stat() (map[string]serverState, error) {
-	out, err := p.command("show stat")
-	if err != nil {
-		return nil, err
-	}
-	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# "))).ReadAll()
-	if err != nil || len(rows) == 0 {
-		return nil, fmt.Errorf("show stat: %v: %q", err, out)
-	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[name] = i
-	}
-	states := map[string]serverState{}
-	for _, r := range rows[1:] {
-		if len(r) == len(rows[0]) && r[col["svname"]] != "BACKEND" && r[col["svname"]] != "FRONTEND" {
-			states[r[col["pxname"]]+"/"+r[col["svname"]]] = serverState{status: r[col["status"]], check: r[col["check_status"]]}
-		}
-	}
-	return states, nil
-}
+func (p *albProxy) stat() (map[string]serverState, error) { return showStat(p.command) }
 
 // answer is what came back for one request through the listener.
 type answer struct {

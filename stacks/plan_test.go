@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/sebdah/goldie/v2"
 
 	"github.com/fargo-cdk/fargo/internal/plan"
+	"github.com/fargo-cdk/fargo/internal/testhelp"
 )
 
 // planBases are the deployed configurations the plans start from, all
@@ -361,24 +361,16 @@ func planTable(all map[string]*plan.Plan) string {
 // checkPlanTable compares the table in docs/plans.md with the plans, and
 // with -update writes it.
 func checkPlanTable(t *testing.T, all map[string]*plan.Plan) {
-	doc := filepath.Join(repoRoot, planDoc)
-	data, err := os.ReadFile(doc)
+	want := planTable(all)
+	update := false
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		update = true
+	}
+	_, differs, err := testhelp.GeneratedSection(filepath.Join(repoRoot, planDoc), tableBegin, tableEnd, want, update)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(data)
-	i, j := strings.Index(s, tableBegin), strings.Index(s, tableEnd)
-	if i < 0 || j < i {
-		t.Fatalf("%s has no plan table between %q and %q", planDoc, tableBegin, tableEnd)
-	}
-	want := planTable(all)
-	if got := s[i+len(tableBegin)+1 : j]; got != want {
-		if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-			if err := os.WriteFile(doc, []byte(s[:i+len(tableBegin)+1]+want+s[j:]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
+	if differs {
 		t.Errorf("%s's plan table is not what the plans say; run go test ./stacks -run TestPlans -update, want:\n%s", planDoc, want)
 	}
 }

@@ -1,14 +1,17 @@
 // Package testhelp holds what the tests of serve, service and e2e share
-// when they run a server and read its JSON logs. It is for tests only: the
+// when they run a server and read its JSON logs, and what the docs and
+// stacks tests share to keep a generated table in a page. It is for tests only: the
 // image's build context leaves it out.
 package testhelp
 
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -153,4 +156,29 @@ func Start(t testing.TB, cmd *exec.Cmd, output func() string) (exited <-chan str
 		}
 	})
 	return done, waitErr
+}
+
+// GeneratedSection compares the text of file between the lines begin and
+// end (the markers of a generated table in a Markdown page) with want. With
+// update it writes want there and reports no difference; otherwise it
+// returns the text there now, and whether it differs. A file without the
+// markers is an error.
+func GeneratedSection(file, begin, end, want string, update bool) (got string, differs bool, err error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, err
+	}
+	doc := string(data)
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
+	if i < 0 || j < i {
+		return "", false, fmt.Errorf("%s has no generated section between %q and %q", file, begin, end)
+	}
+	got = doc[i+len(begin)+1 : j]
+	if got == want {
+		return got, false, nil
+	}
+	if update {
+		return want, false, os.WriteFile(file, []byte(doc[:i+len(begin)+1]+want+doc[j:]), 0o644)
+	}
+	return got, true, nil
 }
